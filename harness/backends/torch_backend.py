@@ -1,0 +1,81 @@
+"""Backend `torch`: nn.Linear layers, autograd, torch.optim.SGD. torch is imported here only."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..run import Run
+from ..specs import Spec
+
+_ACT = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "linear": torch.nn.Identity}
+_DTYPE = {"float64": torch.float64, "float32": torch.float32}
+
+
+def versions() -> dict:
+    return {"torch": torch.__version__}
+
+
+def settings() -> dict:
+    return {"torch_threads": torch.get_num_threads(),
+            "torch_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "torch_device": "cpu"}
+
+
+def loss_fn(spec: Spec, y, t):
+    if spec.loss == "mse_mean_all":
+        return F.mse_loss(y, t)
+    if spec.loss == "half_sse_mean_batch":
+        return 0.5 * F.mse_loss(y, t, reduction="sum") / y.shape[0]
+    if spec.loss == "half_sse_sum_batch":
+        return 0.5 * F.mse_loss(y, t, reduction="sum")
+    if spec.loss == "softmax_ce_mean_batch":
+        return F.cross_entropy(y, t.argmax(dim=1))
+    raise ValueError(spec.loss)
+
+
+def build(spec: Spec) -> torch.nn.Sequential:
+    layers = []
+    for n_in, n_out, act in zip(spec.sizes[:-1], spec.sizes[1:], spec.activations):
+        layers += [torch.nn.Linear(n_in, n_out), _ACT[act]()]
+    return torch.nn.Sequential(*layers).to(_DTYPE[spec.dtype])
+
+
+def _linears(model):
+    return [m for m in model if isinstance(m, torch.nn.Linear)]
+
+
+def _read(model) -> dict:
+    out = {}
+    for i, lin in enumerate(_linears(model), start=1):
+        out[f"W{i}"] = lin.weight.detach().numpy().T.copy()       # torch keeps (out, in)
+        out[f"b{i}"] = lin.bias.detach().numpy().copy()
+    return out
+
+
+def _load(model, params) -> None:
+    with torch.no_grad():
+        for i, lin in enumerate(_linears(model), start=1):
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[f"W{i}"].T)))
+            lin.bias.copy_(torch.from_numpy(params[f"b{i}"]))
+
+
+_models: dict = {}
+
+
+def run(spec: Spec, params, X, T) -> Run:
+    key = (spec.sizes, spec.activations, spec.dtype)
+    model = _models.get(key) or _models.setdefault(key, build(spec))   # built once per architecture
+    _load(model, params)
+    model.zero_grad(set_to_none=True)
+    loaded = _read(model)
+    y = model(torch.from_numpy(X))
+    loss = loss_fn(spec, y, torch.from_numpy(T))
+    loss.backward()
+    grads = {}
+    for i, lin in enumerate(_linears(model), start=1):
+        grads[f"W{i}"] = lin.weight.grad.numpy().T.copy()
+        grads[f"b{i}"] = lin.bias.grad.numpy().copy()
+    torch.optim.SGD(model.parameters(), lr=spec.lr).step()
+    return Run(backend="torch", loaded=loaded, output=y.detach().numpy().copy(), loss=loss.detach().numpy().copy(),
+               grads=grads, stepped=_read(model), versions=versions())

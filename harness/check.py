@@ -1,0 +1,188 @@
+"""The check matrix: for each spec and dtype, load the same canonical weights into every backend,
+run one batch, and compare forward output, loss, every gradient and one SGD step between every
+pair of backends, and each backend's gradients against finite differences.
+"""
+from __future__ import annotations
+
+import itertools
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import backends as backend_registry
+from . import gradcheck
+from .compare import Comparison, Context, Mismatch, Tolerance, compare, default_tolerance
+from .params import init_params, make_batch
+from .run import STAGES, Run
+from .specs import Spec
+
+FD = "fd"
+
+
+@dataclass(frozen=True)
+class Cell:
+    status: str                 # PASS | FAIL | SKIP | ERROR | "" (not applicable)
+    worst: float = 0.0          # worst error, relative to the scale
+    allowed: float = 0.0        # tolerance, relative to the same scale
+    reason: str = ""
+
+    def text(self) -> str:
+        if self.status in ("PASS", "FAIL"):
+            return f"{self.status} {self.worst:.1e}/{self.allowed:.1e}"
+        return self.status or "-"
+
+
+@dataclass(frozen=True)
+class Row:
+    spec: Spec
+    expected: str
+    actual: str
+    cells: dict                                  # stage -> Cell
+    mismatches: tuple[Mismatch, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        statuses = {c.status for c in self.cells.values()}
+        for s in ("ERROR", "FAIL", "PASS", "SKIP"):
+            if s in statuses:
+                return s
+        return "SKIP"
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: tuple[Row, ...]
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status in ("FAIL", "ERROR") for r in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One backend on one spec: a Run, or why there is none."""
+    run: Run | None = None
+    status: str = "PASS"        # PASS (ran) | SKIP (unavailable) | ERROR (crashed or bad load)
+    reason: str = ""
+    mismatches: tuple[Mismatch, ...] = ()
+
+
+def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
+    """Run one backend and verify its loaded weights equal the canonical ones, exactly."""
+    try:
+        run = (runner or backend_registry.load(name).run)(spec, params, X, T)
+    except backend_registry.BackendUnavailable as exc:
+        return Outcome(status="SKIP", reason=str(exc))
+    except Exception as exc:  # the code under test crashed: report it, keep going
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return Outcome(status="ERROR", reason=f"{name} raised {type(exc).__name__}: {exc} "
+                                              f"(at {frame.filename}:{frame.lineno})")
+    computed = run.computed_dtype()
+    if spec.dtype == "float64" and computed != "float64":
+        return Outcome(status="SKIP", reason=f"{name} cannot run float64 here: it returned {computed}")
+    load = compare(params, run.loaded, Context(spec.name, spec.dtype, spec.seed, "load", "canonical", name),
+                   Tolerance(0.0, why="weights read back must equal the canonical ones exactly"))
+    if not load.passed:
+        return Outcome(run, "ERROR", f"{name}: layout error - the weights read back after loading differ "
+                                     f"from the canonical weights", load.mismatches)
+    return Outcome(run)
+
+
+def gradient_tolerance(spec: Spec, base: Tolerance, *runs: Run, directional_sizes: dict | None = None) -> dict:
+    """Per-parameter tolerance for gradients. A gradient recovered as (before - after) / lr
+    carries the round-off of the update, about eps * |p| / lr per entry: add that much."""
+    eps = float(np.finfo(spec.dtype).eps)
+    tol = {}
+    for name, p in runs[0].loaded.items():
+        extra = sum(eps * float(np.max(np.abs(r.loaded[name]))) / spec.lr for r in runs if r.grads_from_update)
+        if directional_sizes:               # <e, u> for unit u is at most ||e||_2 <= sqrt(n) max|e|
+            extra *= np.sqrt(directional_sizes[name])
+        tol[name] = Tolerance(base.rel, base.extra_abs + extra, base.scale,
+                              "+ round-off of a gradient recovered from an update" if extra else base.why)
+    return tol
+
+
+def step_tolerance(spec: Spec, base: Tolerance, ra: Run) -> dict:
+    """p - lr*g rounds relative to its operands, not to the result (which may cancel to ~0):
+    scale each parameter's allowance by max|p| + lr*max|g|."""
+    return {name: Tolerance(base.rel, base.extra_abs,
+                            float(np.max(np.abs(p))) + spec.lr * float(np.max(np.abs(ra.grads[name]))),
+                            "scale: max|p| + lr*max|g|")
+            for name, p in ra.loaded.items()}
+
+
+def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance) -> dict[str, Comparison]:
+    out = {}
+    for stage in STAGES:
+        ctx = Context(spec.name, spec.dtype, spec.seed, stage, a, b)
+        stage_tol = {"gradients": lambda: gradient_tolerance(spec, tol, ra, rb),
+                     "step": lambda: step_tolerance(spec, tol, ra)}.get(stage, lambda: tol)()
+        out[stage] = compare(ra.stage(stage), rb.stage(stage), ctx, stage_tol, check_dtype=spec.dtype)
+    return out
+
+
+def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance) -> Comparison:
+    fd = gradcheck.check(spec, params, X, T, run.grads, seed=spec.seed)
+    base = Tolerance(max(tol.rel, gradcheck.FD_RTOL), tol.extra_abs)
+    sizes = {k: np.size(v) for k, v in params.items()} if fd.mode == "directional" else None
+    per_param = gradient_tolerance(spec, base, run, directional_sizes=sizes)
+    per_param = {k: Tolerance(t.rel, t.extra_abs, fd.scales[k],
+                              f"{fd.mode} finite differences" + (f"; {t.why}" if t.why else ""))
+                 for k, t in per_param.items()}
+    ctx = Context(spec.name, spec.dtype, spec.seed, f"gradients ({fd.mode} fd)", FD, name)
+    return compare(fd.expected, fd.actual, ctx, per_param)
+
+
+def _cell(c: Comparison) -> Cell:
+    return Cell("PASS" if c.passed else "FAIL", c.worst, c.allowed)
+
+
+def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool = True, runners=None) -> list[Row]:
+    """All rows for one spec (at one dtype): every backend pair, then each backend against fd."""
+    tol = tol or default_tolerance(spec.dtype)
+    params = init_params(spec)
+    X, T = make_batch(spec)
+    outcomes = {n: run_backend(n, spec, params, X, T, (runners or {}).get(n)) for n in backend_names}
+    rows = []
+    for a, b in itertools.combinations(backend_names, 2):
+        oa, ob = outcomes[a], outcomes[b]
+        bad = [o for o in (oa, ob) if o.status != "PASS"]
+        if bad:
+            status = "ERROR" if any(o.status == "ERROR" for o in bad) else "SKIP"
+            reason = "; ".join(o.reason for o in bad)
+            rows.append(Row(spec, a, b, {s: Cell(status, reason=reason) for s in STAGES},
+                            tuple(m for o in bad for m in o.mismatches), (reason,)))
+            continue
+        comps = compare_runs(spec, a, oa.run, b, ob.run, tol)
+        rows.append(Row(spec, a, b, {s: _cell(c) for s, c in comps.items()},
+                        tuple(m for c in comps.values() for m in c.mismatches),
+                        tuple(f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes)))
+    if fd:
+        for n in backend_names:
+            o = outcomes[n]
+            blank = {s: Cell("") for s in STAGES}
+            if o.status != "PASS":
+                rows.append(Row(spec, FD, n, dict(blank, gradients=Cell(o.status, reason=o.reason)),
+                                o.mismatches, (o.reason,)))
+                continue
+            c = compare_fd(spec, n, o.run, params, X, T, tol)
+            rows.append(Row(spec, FD, n, dict(blank, gradients=_cell(c)), c.mismatches,
+                            tuple(f"{n}: {note}" for note in o.run.notes)))
+    return rows
+
+
+def run_matrix(specs, backend_names, dtypes, tol_overrides: dict | None = None, fd: bool = True) -> Report:
+    rows = []
+    for base in specs:
+        for dtype in dtypes:
+            spec = base.replace(dtype=dtype)
+            tol = (tol_overrides or {}).get(dtype)
+            rows.extend(check_spec(spec, backend_names, tol, fd))
+    return Report(tuple(rows))

@@ -1,0 +1,89 @@
+"""Canonical parameters and data: W as (in, out), b as (out,), seeded; and the layout maps that
+turn a canonical tensor into the layout some code keeps it in, and back.
+
+Every backend is loaded from the same canonical set, and read back into it, so the layout of
+each framework or student lives in exactly one small function here or in its backend.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .specs import Spec
+
+Params = dict[str, np.ndarray]
+
+
+def init_params(spec: Spec) -> Params:
+    """Glorot-normal weights and small non-zero biases (zero biases would hide bias bugs)."""
+    rng = np.random.default_rng([spec.seed, 0])
+    params: Params = {}
+    for i, (n_in, n_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:]), start=1):
+        params[f"W{i}"] = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / (n_in + n_out))
+        params[f"b{i}"] = rng.standard_normal(n_out) * 0.1
+    return {k: v.astype(spec.dtype) for k, v in params.items()}
+
+
+def make_batch(spec: Spec, batch: int | None = None, seed_stream: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs in [0, 1) like pixel intensities; one-hot targets for classifiers, [0, 1) otherwise."""
+    n = spec.batch if batch is None else batch
+    rng = np.random.default_rng([spec.seed, seed_stream])
+    X = rng.random((n, spec.sizes[0]))
+    if spec.classification:
+        T = np.eye(spec.sizes[-1])[rng.integers(0, spec.sizes[-1], size=n)]
+    else:
+        T = rng.random((n, spec.sizes[-1]))
+    return X.astype(spec.dtype), T.astype(spec.dtype)
+
+
+# --- layouts -------------------------------------------------------------------------------
+# A layout says how one canonical tensor is kept elsewhere. read(stored) -> canonical;
+# write(stored, canonical) stores the canonical value into `stored` in place.
+
+def _write_into(stored: np.ndarray, value: np.ndarray) -> None:
+    if stored.shape != value.shape:
+        raise LayoutError(f"expected shape {value.shape}, found {stored.shape}")
+    stored[...] = value
+
+
+LAYOUTS = {
+    # weights
+    "in_out": (lambda s: s, lambda s, v: _write_into(s, v)),
+    "out_in": (lambda s: s.T, lambda s, v: _write_into(s, v.T)),
+    "packed_w": (lambda s: s[:, 1:].T, lambda s, v: _write_into(s[:, 1:], v.T)),   # (out, 1+in), col 0 = bias
+    # biases
+    "vec": (lambda s: s, lambda s, v: _write_into(s, v)),
+    "row": (lambda s: s.reshape(-1) if s.ndim == 2 and s.shape[0] == 1 else _bad_row(s),
+            lambda s, v: _write_into(s, v.reshape(1, -1))),
+    "col": (lambda s: s.reshape(-1) if s.ndim == 2 and s.shape[1] == 1 else _bad_col(s),
+            lambda s, v: _write_into(s, v.reshape(-1, 1))),
+    "packed_b": (lambda s: s[:, 0], lambda s, v: _write_into(s[:, 0], v)),
+}
+
+
+class LayoutError(ValueError):
+    """A stored tensor does not have the shape its declared layout implies."""
+
+
+def _bad_row(s):
+    raise LayoutError(f"layout 'row' expects shape (1, n), found {np.shape(s)}")
+
+
+def _bad_col(s):
+    raise LayoutError(f"layout 'col' expects shape (n, 1), found {np.shape(s)}")
+
+
+def to_canonical(layout: str, stored) -> np.ndarray:
+    stored = np.asarray(stored)
+    try:
+        return np.array(LAYOUTS[layout][0](stored))
+    except (IndexError, ValueError) as exc:
+        if isinstance(exc, LayoutError):
+            raise
+        raise LayoutError(f"layout {layout!r} cannot read an array of shape {stored.shape}") from None
+
+
+def store(layout: str, stored: np.ndarray, value: np.ndarray) -> None:
+    try:
+        LAYOUTS[layout][1](stored, value)
+    except IndexError:
+        raise LayoutError(f"layout {layout!r} cannot hold a value in an array of shape {np.shape(stored)}") from None

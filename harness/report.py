@@ -1,0 +1,123 @@
+"""Rendering a check Report: the header of versions and numeric settings, the table, the
+mismatch messages, and the JSON form. One place, used by the CLI and the pytest plugin."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+
+import numpy as np
+
+from . import __version__
+from . import backends as backend_registry
+from .check import Report, Row
+from .compare import RTOL
+from .gradcheck import FD_RTOL
+from .run import STAGES
+
+
+def environment(backend_names) -> dict:
+    """Versions and numeric settings of everything a run used (importing only loaded backends)."""
+    env = {"harness": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "platform": platform.platform(terse=True), "cpu_count": os.cpu_count(),
+           "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"),
+           "rtol": {**RTOL, "fd": FD_RTOL}, "backends": {}}
+    for name in backend_names:
+        reason = backend_registry.missing_reason(name)
+        if reason or f"harness.backends.{backend_registry.info(name).module}" not in sys.modules:
+            env["backends"][name] = f"not available ({reason})" if reason else "not loaded"
+            continue
+        mod = backend_registry.load(name)
+        env["backends"][name] = {**mod.versions(), **mod.settings()}
+    return env
+
+
+def header(settings: dict) -> str:
+    env = settings["environment"]
+    parts = [f"backprop-harness {env['harness']}", f"python {env['python']}", f"numpy {env['numpy']}"]
+    for name in settings["backends"]:
+        info = env["backends"].get(name)
+        if isinstance(info, dict):
+            extra = ", ".join(f"{k} {v}" for k, v in info.items() if k != "numpy")
+            parts.append(f"{name}: {extra}" if extra else name)
+        else:
+            parts.append(f"{name}: {info}")
+    rt = env["rtol"]
+    numerics = [f"dtype {','.join(settings['dtypes'])}", f"seed {settings['seed']}",
+                f"batch {settings['batch'] or 'spec default'}", f"cpus {env['cpu_count']}",
+                f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}", f"TF_ENABLE_ONEDNN_OPTS={env['TF_ENABLE_ONEDNN_OPTS']}",
+                f"rtol float64 {rt['float64']:.1e}, float32 {rt['float32']:.1e}, fd {rt['fd']:.0e}"]
+    return " | ".join(parts) + "\n" + " | ".join(numerics)
+
+
+def _row_label(row: Row) -> str:
+    return f"{row.expected}~{row.actual}"
+
+
+def table(report: Report) -> str:
+    widths = (12, 10, 8, 14) + (18,) * len(STAGES)
+    head = ("spec", "sizes", "dtype", "pair") + STAGES
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
+    for row in report.rows:
+        vals = (row.spec.name, "-".join(map(str, row.spec.sizes)), row.spec.dtype, _row_label(row)) + \
+               tuple(row.cells[s].text() for s in STAGES)
+        lines.append("  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def details(report: Report, verbose: bool = False) -> str:
+    out, seen = [], set()
+    for row in report.rows:
+        for m in row.mismatches:
+            out.append(m.message())
+        reasons = {c.reason for c in row.cells.values() if c.reason and c.status in ("ERROR", "SKIP")}
+        for r in sorted(reasons - seen):
+            seen.add(r)
+            kind = "SKIP" if any(c.status == "SKIP" for c in row.cells.values()) else "ERROR"
+            out.append(f"{kind} {row.spec.name} {row.spec.dtype}: {r}")
+        if verbose:
+            for note in row.notes:
+                if (row.spec.name, note) not in seen:
+                    seen.add((row.spec.name, note))
+                    out.append(f"note {row.spec.name}: {note}")
+    return "\n".join(out)
+
+
+def summary(report: Report, seconds: float | None = None) -> str:
+    counts = {s: sum(r.status == s for r in report.rows) for s in ("PASS", "FAIL", "ERROR", "SKIP")}
+    verdict = "FAILED" if report.failed else "PASSED"
+    text = (f"{verdict}: {len(report.rows)} rows, {counts['PASS']} passed, {counts['FAIL']} failed, "
+            f"{counts['ERROR']} errors, {counts['SKIP']} skipped (seed {report.settings.get('seed')})")
+    return text + (f" in {seconds:.1f} s" if seconds is not None else "")
+
+
+def render(report: Report, seconds: float | None = None, verbose: bool = False) -> str:
+    parts = [header(report.settings), "", table(report)]
+    det = details(report, verbose)
+    if det:
+        parts += ["", det]
+    parts += ["", summary(report, seconds)]
+    return "\n".join(parts)
+
+
+def to_json(report: Report, seconds: float | None = None) -> dict:
+    rows = []
+    for row in report.rows:
+        rows.append({
+            "spec": row.spec.name, "sizes": list(row.spec.sizes), "dtype": row.spec.dtype, "seed": row.spec.seed,
+            "batch": row.spec.batch, "lr": row.spec.lr, "loss": row.spec.loss, "expected": row.expected,
+            "actual": row.actual, "status": row.status,
+            "cells": {s: {"status": c.status or None, "worst": c.worst, "allowed": c.allowed, "reason": c.reason}
+                      for s, c in row.cells.items()},
+            "mismatches": [m.message() for m in row.mismatches],
+            "notes": list(row.notes),
+        })
+    return {"settings": report.settings, "rows": rows, "passed": not report.failed,
+            "summary": summary(report, seconds), "seconds": seconds}
+
+
+def write_json(report: Report, path: str, seconds: float | None = None) -> None:
+    with open(path, "w") as fh:
+        json.dump(to_json(report, seconds), fh, indent=2, default=str)

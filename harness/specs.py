@@ -1,0 +1,110 @@
+"""What a net is: layer sizes, activations, loss and its reduction, dtype, batch, seed, lr.
+
+A Spec is plain data. Every backend builds its model from a Spec and nothing else, so the
+loss reduction is written here once, explicitly, and never implied by a framework default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+ACTIVATIONS = ("relu", "sigmoid", "linear")
+DTYPES = ("float64", "float32")
+
+# Loss reductions. N = batch size, K = number of outputs, y = output, t = target.
+REDUCTIONS = {
+    "mse_mean_all": "mean over all N*K elements of (y - t)^2",
+    "half_sse_mean_batch": "1/2 * sum over outputs of (y - t)^2, averaged over the batch",
+    "half_sse_sum_batch": "1/2 * sum over outputs of (y - t)^2, summed over the batch",
+    "softmax_ce_mean_batch": "softmax cross-entropy of logits y with one-hot t, averaged over the batch",
+}
+
+
+class SpecError(ValueError):
+    """A spec or an override is invalid (bad size, batch, lr, dtype, name)."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    sizes: tuple[int, ...]          # (inputs, hidden..., outputs)
+    activations: tuple[str, ...]    # one per layer (len(sizes) - 1); the last applies to the output
+    loss: str                       # a key of REDUCTIONS
+    batch: int
+    seed: int = 0
+    dtype: str = "float64"
+    lr: float = 0.1
+    description: str = ""
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(f"{kind}{i}" for i in range(1, self.n_layers + 1) for kind in ("W", "b"))
+
+    @property
+    def classification(self) -> bool:
+        """Targets are one-hot class labels (else real-valued in [0, 1))."""
+        return self.loss == "softmax_ce_mean_batch" or self.sizes[-1] > 1
+
+    def replace(self, **overrides) -> "Spec":
+        """A copy with overrides applied and validated; None values are ignored."""
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if "sizes" in changes:
+            changes["sizes"] = tuple(int(s) for s in changes["sizes"])
+        return validate(dataclasses.replace(self, **changes))
+
+    def label(self) -> str:
+        return f"{self.name}[{'-'.join(map(str, self.sizes))}, batch {self.batch}, {self.dtype}, seed {self.seed}]"
+
+
+def validate(spec: Spec) -> Spec:
+    if len(spec.sizes) < 2:
+        raise SpecError(f"{spec.name}: sizes need at least an input and an output size, got {spec.sizes}")
+    if any(s <= 0 for s in spec.sizes):
+        raise SpecError(f"{spec.name}: every layer size must be >= 1, got {'-'.join(map(str, spec.sizes))}")
+    if len(spec.activations) != spec.n_layers:
+        raise SpecError(f"{spec.name}: {spec.n_layers} layers need {spec.n_layers} activations, got {spec.activations}")
+    for act in spec.activations:
+        if act not in ACTIVATIONS:
+            raise SpecError(f"{spec.name}: unknown activation {act!r}; valid: {', '.join(ACTIVATIONS)}")
+    if spec.loss not in REDUCTIONS:
+        raise SpecError(f"{spec.name}: unknown loss {spec.loss!r}; valid: {', '.join(REDUCTIONS)}")
+    if spec.loss == "softmax_ce_mean_batch" and (spec.activations[-1] != "linear" or spec.sizes[-1] < 2):
+        raise SpecError(f"{spec.name}: softmax cross-entropy needs a linear output layer (logits) with >= 2 classes")
+    if spec.batch <= 0:
+        raise SpecError(f"{spec.name}: batch must be >= 1, got {spec.batch}")
+    if spec.dtype not in DTYPES:
+        raise SpecError(f"{spec.name}: dtype must be one of {', '.join(DTYPES)}, got {spec.dtype!r}")
+    if not (isinstance(spec.lr, (int, float)) and math.isfinite(spec.lr) and spec.lr > 0):
+        raise SpecError(f"{spec.name}: learning rate must be a finite number > 0, got {spec.lr!r}")
+    if spec.seed < 0:
+        raise SpecError(f"{spec.name}: seed must be >= 0, got {spec.seed}")
+    return spec
+
+
+SPECS: dict[str, Spec] = {
+    s.name: validate(s)
+    for s in (
+        Spec("relu_mse", (784, 100, 10), ("relu", "linear"), "mse_mean_all", batch=32,
+             description="784-100-10, ReLU hidden, linear output, MSE mean over all elements"),
+        Spec("sigmoid_mse", (784, 500, 10), ("sigmoid", "sigmoid"), "half_sse_mean_batch", batch=32,
+             description="784-500-10, sigmoid hidden and output, 1/2 sum of squares averaged over the batch"),
+        Spec("xor", (2, 4, 1), ("sigmoid", "sigmoid"), "half_sse_sum_batch", batch=4, lr=0.5,
+             description="2-4-1, sigmoid hidden and output, 1/2 sum of squares summed over the batch"),
+        Spec("softmax_ce", (784, 50, 10), ("relu", "linear"), "softmax_ce_mean_batch", batch=32,
+             description="784-50-10, ReLU hidden, softmax + cross-entropy averaged over the batch"),
+        Spec("linear_221", (2, 2, 1), ("linear", "linear"), "half_sse_sum_batch", batch=1, lr=0.05,
+             description="2-2-1, no activations, squared error of one sample (1/2 (y - t)^2)"),
+    )
+}
+
+
+def get_spec(name: str) -> Spec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise SpecError(f"unknown spec {name!r}; valid specs: {', '.join(SPECS)}") from None
