@@ -230,7 +230,13 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
     if from_update:
         notes.append("gradients recovered from the in-place update as (before - after) / lr")
     if stepped is None:
-        stepped = {k: loaded[k] - np.asarray(spec.lr, loaded[k].dtype) * grads[k] for k in loaded}
+        stepped = {}
+        for k in loaded:
+            g = np.asarray(grads[k])
+            if g.shape == loaded[k].shape:
+                stepped[k] = loaded[k] - np.asarray(spec.lr, loaded[k].dtype) * g
+            else:   # the gradient's shape is already reported; the step inherits it
+                stepped[k] = np.full(g.shape, np.nan)
         notes.append("step computed by the harness from the reported gradients")
     return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads=grads, stepped=stepped,
                notes=tuple(notes), grads_from_update=from_update)

@@ -17,7 +17,8 @@ from .specs import Spec
 
 FULL_FD_MAX_PARAMS = 2000        # above this, directional checks are used
 DIRECTIONS_PER_TENSOR = 3
-H0 = float(np.finfo(np.float64).eps) ** (1 / 3)   # ~6e-6: balances truncation and round-off
+_EPS = float(np.finfo(np.float64).eps)
+H0 = _EPS ** (1 / 3)   # ~6e-6: balances truncation and round-off
 # Measured agreement of these differences with exact float64 gradients (README, "Tolerances"):
 # worst 1.8e-9 relative to the scale over all specs, default and small sizes, 10 seeds each.
 FD_RTOL = 2e-8
@@ -29,6 +30,7 @@ class FDResult:
     expected: dict               # finite-difference values, per parameter
     actual: dict                 # the same quantities from the gradients under test
     scales: dict                 # per parameter: the magnitude tolerances scale with
+    noise: dict                  # per parameter: round-off bound of the differences (grows as h shrinks)
     n_evaluations: int
 
 
@@ -42,7 +44,8 @@ def _relu_signs(spec: Spec, params, X):
 
 
 def _central(spec, params, X, T, name, direction, signs):
-    """Central difference of the loss along `direction` of parameter `name`; kink-safe step."""
+    """Central difference of the loss along `direction` of parameter `name`, with a kink-safe
+    step, and the round-off bound of that difference: about 8 eps (|L+| + |L-|) / 2h."""
     h = H0 * max(1.0, float(np.max(np.abs(params[name]))))
     base = params[name]
     for _ in range(30):
@@ -52,42 +55,43 @@ def _central(spec, params, X, T, name, direction, signs):
            all(np.array_equal(s, t) for s, t in zip(signs, _relu_signs(spec, minus, X))):
             break
         h /= 2
-    return (model.loss_of_params(spec, plus, X, T) - model.loss_of_params(spec, minus, X, T)) / (2 * h)
+    lp, lm = model.loss_of_params(spec, plus, X, T), model.loss_of_params(spec, minus, X, T)
+    return (lp - lm) / (2 * h), 8 * _EPS * (abs(lp) + abs(lm)) / (2 * h)
 
 
 def full(spec: Spec, params, X, T, grads) -> FDResult:
     p, X, T = _as64(params), np.asarray(X, np.float64), np.asarray(T, np.float64)
     signs = _relu_signs(spec, p, X)
-    expected, n = {}, 0
+    expected, noise, n = {}, {}, 0
     for name, value in p.items():
-        fd = np.zeros_like(value)
+        fd, err = np.zeros_like(value), 0.0
         for idx in np.ndindex(value.shape):
             e = np.zeros_like(value)
             e[idx] = 1.0
-            fd[idx] = _central(spec, p, X, T, name, e, signs)
-            n += 2
-        expected[name] = fd
+            fd[idx], r = _central(spec, p, X, T, name, e, signs)
+            err, n = max(err, r), n + 2
+        expected[name], noise[name] = fd, err
     scales = {k: float(np.max(np.abs(v))) for k, v in expected.items()}
-    return FDResult("full", expected, {k: np.asarray(grads[k]) for k in p}, scales, n)
+    return FDResult("full", expected, {k: np.asarray(grads[k]) for k in p}, scales, noise, n)
 
 
 def directional(spec: Spec, params, X, T, grads, seed: int, per_tensor: int = DIRECTIONS_PER_TENSOR) -> FDResult:
     rng = np.random.default_rng([seed, 7])
     p, X, T = _as64(params), np.asarray(X, np.float64), np.asarray(T, np.float64)
     signs = _relu_signs(spec, p, X)
-    expected, actual, scales, n = {}, {}, {}, 0
+    expected, actual, scales, noise, n = {}, {}, {}, {}, 0
     for name, value in p.items():
         g = np.asarray(grads[name], dtype=np.float64)
-        fd, an = np.zeros(per_tensor), np.zeros(per_tensor)
+        fd, an, err = np.zeros(per_tensor), np.zeros(per_tensor), 0.0
         for k in range(per_tensor):
             u = rng.standard_normal(value.shape)
             u /= np.linalg.norm(u)
-            fd[k] = _central(spec, p, X, T, name, u, signs)
-            an[k] = float(np.sum(g * u))
-            n += 2
-        expected[name], actual[name] = fd, an
+            fd[k], r = _central(spec, p, X, T, name, u, signs)
+            an[k] = float(np.sum(g * u)) if g.shape == value.shape else np.nan
+            err, n = max(err, r), n + 2
+        expected[name], actual[name], noise[name] = fd, an, err
         scales[name] = float(np.linalg.norm(g)) or 1.0   # |<g, u>| <= ||g|| for unit u
-    return FDResult("directional", expected, actual, scales, n)
+    return FDResult("directional", expected, actual, scales, noise, n)
 
 
 def check(spec: Spec, params, X, T, grads, seed: int) -> FDResult:

@@ -1,0 +1,40 @@
+"""pytest plugin (entry point `pytest11`): after `pip install backprop-harness`, a course repo's
+tests get the `backprop_check` fixture:
+
+    def test_my_net(backprop_check):
+        backprop_check("my_net.py", style="relu_mse")
+
+Options: --backprop-backends torch,keras   --backprop-seed N   --backprop-dtype float64|float32
+Frameworks that are missing are skipped with the reason; if none is left, the test is skipped.
+"""
+from __future__ import annotations
+
+import pytest
+
+from .assertion import BackendsUnavailable, assert_backprop
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("backprop-harness")
+    group.addoption("--backprop-backends", default="torch,keras",
+                    help="frameworks to compare hand-written nets with (default: torch,keras)")
+    group.addoption("--backprop-seed", type=int, default=0, help="seed of weights and batch (default 0)")
+    group.addoption("--backprop-dtype", default="float64", choices=("float64", "float32"),
+                    help="dtype of the comparison (default float64)")
+
+
+@pytest.fixture
+def backprop_check(request):
+    """Call with (path_or_adapter, style=..., spec=..., **overrides); fails with every mismatch."""
+    opts = request.config.option
+    against = tuple(b for b in opts.backprop_backends.split(",") if b)
+
+    def check(code, spec=None, style=None, against=against, dtype=opts.backprop_dtype,
+              seed=opts.backprop_seed, **kwargs):
+        __tracebackhide__ = True
+        try:
+            return assert_backprop(code, spec=spec, style=style, against=against, dtype=dtype, seed=seed, **kwargs)
+        except BackendsUnavailable as exc:
+            pytest.skip(f"no framework to compare with: {exc}")
+
+    return check

@@ -49,10 +49,17 @@ def info(name: str) -> BackendInfo:
 def missing_reason(name: str) -> str | None:
     """Why the backend cannot run here (without importing the framework), or None."""
     b = info(name)
-    missing = [pkg for pkg in b.requires if importlib.util.find_spec(pkg) is None]
+    missing = [pkg for pkg in b.requires if not _findable(pkg)]
     if missing:
         return f"{' and '.join(missing)} not installed; install with: {b.install_hint}"
     return None
+
+
+def _findable(pkg: str) -> bool:
+    try:
+        return importlib.util.find_spec(pkg) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def load(name: str):

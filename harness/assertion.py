@@ -1,0 +1,63 @@
+"""Check one's own numpy net against the frameworks: `assert_backprop`, for tests and notebooks.
+
+    from harness.assertion import assert_backprop
+    assert_backprop("my_net.py", style="relu_mse")                # code written in a known style
+    assert_backprop(my_adapter, spec="xor", against=("torch",))   # any code, described by an Adapter
+
+The code runs through the same adapter path as the reference nets and is compared with each
+framework (and finite differences) by the one comparison; a failure raises AssertionError
+carrying every mismatch in the one message format, with the seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from .adapters import REFERENCE_ADAPTERS, Adapter, run_adapter
+from .check import FD, Report, check_spec
+from .compare import Tolerance, default_tolerance
+from .report import details
+from .specs import get_spec
+
+SUBJECT = "yours"
+
+
+class BackendsUnavailable(Exception):
+    """Nothing could be compared: every framework asked for is missing."""
+
+
+def resolve_adapter(code: Adapter | str, style: str | None) -> Adapter:
+    if isinstance(code, Adapter):
+        return code
+    if style is None:
+        raise ValueError("give style= (one of: " + ", ".join(REFERENCE_ADAPTERS) + ") or an Adapter")
+    if style not in REFERENCE_ADAPTERS:
+        raise ValueError(f"unknown style {style!r}; valid styles: {', '.join(REFERENCE_ADAPTERS)}")
+    return dataclasses.replace(REFERENCE_ADAPTERS[style], module=str(code))
+
+
+def check_code(code: Adapter | str, spec: str | None = None, style: str | None = None,
+               against=("torch", "keras"), dtype: str = "float64", seed: int = 0, fd: bool = True,
+               rtol: float | None = None, **overrides) -> Report:
+    """Rows comparing the code with each backend in `against`, and with finite differences."""
+    adapter = resolve_adapter(code, style)
+    base = get_spec(spec or style or adapter.name)
+    s = base.replace(dtype=dtype, seed=seed, **overrides)
+    runners = {SUBJECT: lambda sp, p, X, T: run_adapter(adapter, sp, p, X, T, backend=SUBJECT)}
+    tol = Tolerance(rtol) if rtol else default_tolerance(s.dtype)
+    rows = check_spec(s, [*against, SUBJECT], tol, fd=fd, runners=runners)
+    return Report(tuple(r for r in rows if r.actual == SUBJECT), {"seed": seed})
+
+
+def assert_backprop(code: Adapter | str, spec: str | None = None, style: str | None = None,
+                    against=("torch", "keras"), dtype: str = "float64", seed: int = 0, fd: bool = True,
+                    rtol: float | None = None, **overrides) -> Report:
+    """Raise AssertionError (every mismatch, one format) unless the code matches; return the report.
+    Raises BackendsUnavailable when no framework in `against` could run (nothing was compared)."""
+    __tracebackhide__ = True
+    report = check_code(code, spec, style, against, dtype, seed, fd, rtol, **overrides)
+    if report.failed:   # finite differences alone can prove a bug, even with no framework
+        raise AssertionError(f"backprop check failed (seed {seed}; re-run with the same seed to reproduce)\n"
+                             + details(report))
+    if not any(r.expected != FD and r.status == "PASS" for r in report.rows):
+        raise BackendsUnavailable(details(report) or "no framework was asked for")
+    return report

@@ -1,0 +1,55 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness import backends
+from harness.check import check_spec
+from harness.specs import get_spec
+
+
+def test_import_harness_imports_no_framework():
+    code = ("import sys, harness, harness.cli, harness.check, harness.report, harness.assertion, harness.pytest_plugin; "
+            "bad = [m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_unknown_backend_lists_valid_names():
+    with pytest.raises(backends.UnknownBackend, match="valid backends: numpy, torch, keras"):
+        backends.info("tf")
+
+
+def test_a_backend_that_loads_weights_in_the_wrong_layout_is_reported_as_a_layout_error(monkeypatch, require_backend):
+    """Square layers, so the wrong layout raises no shape error: only the read-back catches it."""
+    require_backend("torch")
+    import torch
+
+    tb = backends.load("torch")
+
+    def load_without_transpose(model, params):
+        with torch.no_grad():
+            for i, lin in enumerate(tb._linears(model), start=1):
+                lin.weight.copy_(torch.from_numpy(params[f"W{i}"]))   # bug: torch keeps (out, in)
+                lin.bias.copy_(torch.from_numpy(params[f"b{i}"]))
+
+    monkeypatch.setattr(tb, "_load", load_without_transpose)
+    spec = get_spec("relu_mse").replace(sizes=(6, 6, 6), batch=3)
+    rows = check_spec(spec, ["numpy", "torch"], fd=False)
+    assert rows[0].status == "ERROR"
+    assert "layout error" in rows[0].cells["forward"].reason
+    assert {m.name for m in rows[0].mismatches} == {"W1", "W2"}
+    assert all(m.context.stage == "load" for m in rows[0].mismatches)
+
+
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_backends_return_plain_numpy_in_the_canonical_layout(backend, require_backend):
+    require_backend(backend)
+    from harness.params import init_params, make_batch
+    spec = get_spec("softmax_ce").replace(sizes=(7, 5, 3), batch=4)
+    run = backends.load(backend).run(spec, init_params(spec), *make_batch(spec))
+    assert {k: v.shape for k, v in run.grads.items()} == {"W1": (7, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
+    assert all(isinstance(v, np.ndarray) for v in (run.output, run.loss, *run.grads.values(), *run.stepped.values()))
+    assert run.output.shape == (4, 3) and run.loss.shape == ()

@@ -1,0 +1,45 @@
+"""Every reference net against every framework, both dtypes: forward, loss, gradients, step,
+and finite differences. Ids read [spec-backend-dtype]."""
+import pytest
+
+from harness.check import FD, check_spec
+from harness.specs import DTYPES, SPECS, get_spec
+
+from .helpers import explain, small_spec
+
+
+def _assert_rows_pass(rows, backend, seed):
+    mine = [r for r in rows if backend in (r.expected, r.actual)]
+    assert {(r.expected, r.actual) for r in mine} == {("numpy", backend), (FD, backend)}
+    assert all(r.status == "PASS" for r in mine), explain(mine, seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+@pytest.mark.parametrize("spec_name", list(SPECS))
+def test_default_sizes_match(spec_name, backend, dtype, seed, require_backend):
+    require_backend(backend)
+    spec = get_spec(spec_name).replace(dtype=dtype, seed=seed)
+    _assert_rows_pass(check_spec(spec, ["numpy", backend]), backend, seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+@pytest.mark.parametrize("spec_name", list(SPECS))
+def test_small_nonsquare_sizes_match(spec_name, backend, dtype, seed, require_backend):
+    require_backend(backend)
+    _assert_rows_pass(check_spec(small_spec(spec_name, dtype, seed, batch=5), ["numpy", backend]), backend, seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("spec_name", list(SPECS))
+def test_reference_matches_finite_differences(spec_name, dtype, seed):
+    """Needs no framework: the numpy reference against the independent finite-difference oracle."""
+    rows = check_spec(small_spec(spec_name, dtype, seed), ["numpy"])
+    assert [(r.expected, r.actual, r.status) for r in rows] == [(FD, "numpy", "PASS")], explain(rows, seed)
+
+
+def test_torch_and_keras_agree_with_each_other(seed, require_backend):
+    require_backend("torch"), require_backend("keras")
+    rows = check_spec(small_spec("softmax_ce", seed=seed), ["torch", "keras"], fd=False)
+    assert [r.status for r in rows] == ["PASS"], explain(rows, seed)

@@ -1,0 +1,101 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from harness.cli import main
+
+FAST = ["--spec", "xor,linear_221", "--backends", "numpy"]
+
+
+def test_check_passes_prints_header_table_and_writes_json(tmp_path, capsys, seed):
+    out_file = tmp_path / "r.json"
+    code = main(["check", *FAST, "--seed", str(seed), "--json", str(out_file)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for part in ("backprop-harness", "numpy", f"seed {seed}", "rtol float64", "forward", "gradients",
+                 "fd~numpy", "PASSED"):
+        assert part in out, part
+    data = json.loads(out_file.read_text())
+    assert data["passed"] is True and {r["spec"] for r in data["rows"]} == {"xor", "linear_221"}
+    assert all(r["seed"] == seed for r in data["rows"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "--spec", "nope"], "unknown spec 'nope'; valid specs: relu_mse, sigmoid_mse, xor, softmax_ce, linear_221"),
+    (["check", "--backends", "numpy,jaxx"], "unknown backend 'jaxx'; valid backends: numpy, torch, keras"),
+    (["check", "--dtype", "float16"], "unknown dtype 'float16'; valid dtypes: float64, float32"),
+    (["check", "--spec", "xor", "--sizes", "2,0,1"], "each >= 1"),
+    (["check", "--spec", "xor", "--batch", "0"], "must be >= 1"),
+    (["check", "--spec", "xor", "--lr", "nan"], "finite number > 0"),
+    (["check", "--spec", "xor", "--lr", "-1"], "finite number > 0"),
+    (["check", "--seed", "-3"], "must be >= 0"),
+    (["check", "--sizes", "7,5,3"], "--sizes needs exactly one --spec"),
+    (["check", "--spec", "softmax_ce", "--sizes", "7,5,1"], "softmax cross-entropy needs"),
+])
+def test_bad_input_is_a_one_line_error_with_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc_info:
+        raise SystemExit(main(argv))
+    err = capsys.readouterr().err
+    assert exc_info.value.code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "check" in capsys.readouterr().out
+
+
+def test_list_shows_specs_and_backends(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "relu_mse" in out and "keras" in out
+
+
+def run_cli(args, env_extra=None, cwd=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
+
+
+def test_default_check_runs_the_whole_matrix_in_a_fresh_process(require_backend):
+    require_backend("torch"), require_backend("keras")
+    proc = run_cli(["check"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASSED: 60 rows, 60 passed" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_framework_is_skipped_with_reason_and_hint(tmp_path):
+    """A real interpreter where `import torch` fails as if torch were not installed."""
+    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent("""
+        import sys
+        class _Hide:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "torch":
+                    raise ModuleNotFoundError("No module named 'torch'", name=name)
+        sys.meta_path.insert(0, _Hide())
+    """))
+    proc = run_cli(["check", "--spec", "xor", "--backends", "numpy,torch"],
+                   {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SKIP" in proc.stdout and "torch not installed" in proc.stdout
+    assert 'pip install "backprop-harness[torch]"' in proc.stdout
+    assert "fd~numpy" in proc.stdout and "PASS" in proc.stdout
+
+
+def test_mismatch_exits_1_and_prints_every_mismatch(monkeypatch, capsys):
+    from harness.backends import np_reference
+    real = np_reference.run
+
+    def doubled(spec, params, X, T):
+        run = real(spec, params, X, T)
+        return type(run)(**{**run.__dict__, "grads": {k: 2 * v for k, v in run.grads.items()}})
+
+    monkeypatch.setattr(np_reference, "run", doubled)
+    assert main(["check", "--spec", "xor", "--backends", "numpy", "--dtype", "float64"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and all(f"| {p} (" in out for p in ("W1", "b1", "W2", "b2"))

@@ -1,0 +1,72 @@
+"""The pytest plugin as a course repo meets it: a real pytest run in a subprocess (pytester) over a
+student's net. Subprocesses, because frameworks cannot be imported twice in one interpreter."""
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import reference_impls
+
+REF = Path(reference_impls.__file__).parent
+
+TEST_FILE = """
+def test_my_net(backprop_check):
+    backprop_check("my_net.py", style="{style}", sizes={sizes}, batch=4)
+"""
+
+
+def make_repo(pytester, style, sizes, mutate=None):
+    source = (REF / f"{style}.py").read_text()
+    if mutate:
+        assert source.count(mutate[0]) == 1
+        source = source.replace(*mutate)
+    (pytester.path / "my_net.py").write_text(source)
+    pytester.makepyfile(test_course=TEST_FILE.format(style=style, sizes=sizes))
+
+
+def test_plugin_is_registered_through_its_entry_point(pytester):
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*backprop-harness*", "*--backprop-backends*"])
+
+
+def test_correct_net_passes(pytester, require_backend):
+    require_backend("torch")
+    make_repo(pytester, "xor", (3, 5, 1))
+    result = pytester.runpytest_subprocess("--backprop-backends", "torch")
+    result.assert_outcomes(passed=1)
+
+
+def test_buggy_net_fails_naming_the_parameter_and_seed(pytester, require_backend):
+    require_backend("torch")
+    make_repo(pytester, "sigmoid_mse", (7, 5, 3),
+              ("self.W2 -= self.lr * (self.h.T @ delta2)", "self.W2 -= 2 * self.lr * (self.h.T @ delta2)"))
+    result = pytester.runpytest_subprocess("--backprop-backends", "torch", "--backprop-seed", "5")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*seed 5*", "*gradients | torch vs yours | W2 (5, 3)*",
+                                 "*Mismatched elements: 15 / 15 (100.0%)*"])
+    assert "| W1 (" not in result.stdout.str()
+
+
+def test_unknown_backend_name_fails_listing_the_valid_ones(pytester):
+    make_repo(pytester, "xor", (3, 5, 1))
+    result = pytester.runpytest_subprocess("--backprop-backends", "no_such_framework")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*unknown backend 'no_such_framework'; valid backends*"])
+
+
+def test_missing_framework_skips_with_the_reason_instead_of_passing(pytester, monkeypatch):
+    hide = pytester.mkdir("hide_torch")
+    (hide / "sitecustomize.py").write_text(textwrap.dedent("""
+        import sys
+        class _Hide:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "torch":
+                    raise ModuleNotFoundError("No module named 'torch'", name=name)
+        sys.meta_path.insert(0, _Hide())
+    """))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")]))
+    make_repo(pytester, "xor", (3, 5, 1))
+    result = pytester.runpytest_subprocess("--backprop-backends", "torch", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no framework to compare with*torch not installed*"])
