@@ -39,6 +39,8 @@ def _as64(params):
 
 
 def _relu_signs(spec: Spec, params, X):
+    if "relu" not in spec.activations:
+        return []
     _, zs = model.forward(spec, params, X, keep_preactivations=True)
     return [np.signbit(z) for z, act in zip(zs, spec.activations) if act == "relu"]
 

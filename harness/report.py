@@ -41,7 +41,7 @@ def header(settings: dict) -> str:
         info = env["backends"].get(name)
         if isinstance(info, dict):
             extra = ", ".join(f"{k} {v}" for k, v in info.items() if k != "numpy")
-            parts.append(f"{name}: {extra}" if extra else name)
+            parts.append(f"{name}: {extra}" if extra else f"{name}: reference_impls")
         else:
             parts.append(f"{name}: {info}")
     rt = env["rtol"]

@@ -14,6 +14,7 @@ if "keras" not in __import__("sys").modules:
     os.environ["KERAS_BACKEND"] = "tensorflow"
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ..run import Run  # noqa: E402
@@ -85,5 +86,5 @@ def run(spec: Spec, params, X, T) -> Run:
     for i in range(len(model.layers)):
         grads[f"W{i + 1}"], grads[f"b{i + 1}"] = grad_list[2 * i].numpy(), grad_list[2 * i + 1].numpy()
     keras.optimizers.SGD(learning_rate=spec.lr).apply_gradients(zip(grad_list, variables))
-    return Run(backend="keras", loaded=loaded, output=y.numpy(), loss=loss.numpy(), grads=grads,
+    return Run(backend="keras", loaded=loaded, output=np.asarray(y.numpy()), loss=np.asarray(loss.numpy()), grads=grads,
                stepped=_read(model), versions=versions())
