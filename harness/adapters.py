@@ -194,7 +194,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
             _call(m, module, call, e)
         return _read_params(m, adapter)
 
-    grads, stepped, from_update = None, None, False
+    grads, stepped, from_update, updates_summed = None, None, False, 1
     if adapter.gradients is not None:
         raw = _call(model, module, adapter.gradients, env)
         if not isinstance(raw, dict):
@@ -215,7 +215,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
             for k in grads_sum:
                 grads_sum[k] += (loaded[k] - after[k]) / spec.lr
         if grads is None:
-            grads, from_update = grads_sum, True
+            grads, from_update, updates_summed = grads_sum, True, len(X)
         notes.append("the update steps per sample: each row's gradient taken from fresh weights and summed")
     elif adapter.update:
         if grads is not None:                      # gradients came from a call: update a fresh copy
@@ -239,7 +239,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
                 stepped[k] = np.full(g.shape, np.nan)
         notes.append("step computed by the harness from the reported gradients")
     return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads=grads, stepped=stepped,
-               notes=tuple(notes), grads_from_update=from_update)
+               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed)
 
 
 def _needs(adapter: Adapter) -> set[str]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import backends as backend_registry
 from . import gradcheck
+from . import model as spec_model
 from .compare import Comparison, Context, Mismatch, Tolerance, compare, default_tolerance
 from .params import init_params, make_batch
 from .run import STAGES, Run
@@ -99,46 +100,56 @@ def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
     return Outcome(run)
 
 
-def gradient_tolerance(spec: Spec, base: Tolerance, *runs: Run, directional_sizes: dict | None = None) -> dict:
-    """Per-parameter tolerance for gradients. A gradient recovered as (before - after) / lr
-    carries the round-off of the update, about eps * |p| / lr per entry: add that much."""
+def gradient_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run, directional_sizes: dict | None = None) -> dict:
+    """Per-parameter tolerance for gradients, scaled entry by entry by at least the sum of the
+    absolute terms of that entry (`mags`), so cancellation does not make round-off look like a
+    bug. A gradient recovered as (before - after) / lr carries the round-off of the update,
+    about eps * |p| / lr per entry: add that much."""
     eps = float(np.finfo(spec.dtype).eps)
     tol = {}
-    for name, p in runs[0].loaded.items():
-        extra = sum(eps * float(np.max(np.abs(r.loaded[name]))) / spec.lr for r in runs if r.grads_from_update)
+    for name in runs[0].loaded:
+        extra = sum(r.updates_summed * eps * float(np.max(np.abs(r.loaded[name]))) / spec.lr
+                    for r in runs if r.grads_from_update)
         if directional_sizes:               # <e, u> for unit u is at most ||e||_2 <= sqrt(n) max|e|
             extra *= np.sqrt(directional_sizes[name])
         tol[name] = Tolerance(base.rel, base.extra_abs + extra, base.scale,
-                              "+ round-off of a gradient recovered from an update" if extra else base.why)
+                              "+ round-off of a gradient recovered from an update" if extra else base.why,
+                              None if directional_sizes else mags[name])
     return tol
 
 
-def step_tolerance(spec: Spec, base: Tolerance, ra: Run) -> dict:
+def step_tolerance(spec: Spec, base: Tolerance, mags: dict, ra: Run) -> dict:
     """p - lr*g rounds relative to its operands, not to the result (which may cancel to ~0):
-    scale each parameter's allowance by max|p| + lr*max|g|."""
+    scale each parameter's allowance by max|p| + lr*max|g| (|g| at least its sum of |terms|)."""
     return {name: Tolerance(base.rel, base.extra_abs,
-                            float(np.max(np.abs(p))) + spec.lr * float(np.max(np.abs(ra.grads[name]))),
+                            float(np.max(np.abs(p))) + spec.lr * max(float(np.max(np.abs(ra.grads[name]))),
+                                                                      float(np.max(mags[name]))),
                             "scale: max|p| + lr*max|g|")
             for name, p in ra.loaded.items()}
 
 
-def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance) -> dict[str, Comparison]:
+def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, mags: dict) -> dict[str, Comparison]:
     out = {}
     for stage in STAGES:
         ctx = Context(spec.name, spec.dtype, spec.seed, stage, a, b)
-        stage_tol = {"gradients": lambda: gradient_tolerance(spec, tol, ra, rb),
-                     "step": lambda: step_tolerance(spec, tol, ra)}.get(stage, lambda: tol)()
+        stage_tol = {
+            "forward": lambda: Tolerance(tol.rel, tol.extra_abs, magnitude=mags["output"]),
+            "loss": lambda: Tolerance(tol.rel, tol.extra_abs, mags["loss"], "scale: |loss| + its sensitivity to output round-off"),
+            "gradients": lambda: gradient_tolerance(spec, tol, mags, ra, rb),
+            "step": lambda: step_tolerance(spec, tol, mags, ra)}[stage]()
         out[stage] = compare(ra.stage(stage), rb.stage(stage), ctx, stage_tol, check_dtype=spec.dtype)
     return out
 
 
-def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance) -> Comparison:
+def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance, mags: dict) -> Comparison:
     fd = gradcheck.check(spec, params, X, T, run.grads, seed=spec.seed)
     base = Tolerance(max(tol.rel, gradcheck.FD_RTOL), tol.extra_abs)
     sizes = {k: np.size(v) for k, v in params.items()} if fd.mode == "directional" else None
-    per_param = gradient_tolerance(spec, base, run, directional_sizes=sizes)
-    per_param = {k: Tolerance(t.rel, t.extra_abs + fd.noise[k], fd.scales[k],
-                              f"{fd.mode} finite differences" + (f"; {t.why}" if t.why else ""))
+    per_param = gradient_tolerance(spec, base, mags, run, directional_sizes=sizes)
+    # directional: |<e, u>| <= ||e||_2, so the scale is at least the norm of the |terms| sums
+    scales = {k: max(fd.scales[k], float(np.linalg.norm(mags[k]))) if sizes else fd.scales[k] for k in per_param}
+    per_param = {k: Tolerance(t.rel, t.extra_abs + fd.noise[k], scales[k],
+                              f"{fd.mode} finite differences" + (f"; {t.why}" if t.why else ""), t.magnitude)
                  for k, t in per_param.items()}
     ctx = Context(spec.name, spec.dtype, spec.seed, f"gradients ({fd.mode} fd)", FD, name)
     return compare(fd.expected, fd.actual, ctx, per_param)
@@ -153,6 +164,8 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
     tol = tol or default_tolerance(spec.dtype)
     params = init_params(spec)
     X, T = make_batch(spec)
+    mags = spec_model.gradient_magnitudes(spec, params, X, T)
+    mags["output"], mags["loss"] = spec_model.output_and_loss_magnitudes(spec, params, X, T)
     outcomes = {n: run_backend(n, spec, params, X, T, (runners or {}).get(n)) for n in backend_names}
     rows = []
     for a, b in itertools.combinations(backend_names, 2):
@@ -164,7 +177,7 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
             rows.append(Row(spec, a, b, {s: Cell(status, reason=reason) for s in STAGES},
                             tuple(m for o in bad for m in o.mismatches), (reason,)))
             continue
-        comps = compare_runs(spec, a, oa.run, b, ob.run, tol)
+        comps = compare_runs(spec, a, oa.run, b, ob.run, tol, mags)
         rows.append(Row(spec, a, b, {s: _cell(c) for s, c in comps.items()},
                         tuple(m for c in comps.values() for m in c.mismatches),
                         tuple(f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes)))
@@ -176,7 +189,7 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
                 rows.append(Row(spec, FD, n, dict(blank, gradients=Cell(o.status, reason=o.reason)),
                                 o.mismatches, (o.reason,)))
                 continue
-            c = compare_fd(spec, n, o.run, params, X, T, tol)
+            c = compare_fd(spec, n, o.run, params, X, T, tol, mags)
             rows.append(Row(spec, FD, n, dict(blank, gradients=_cell(c)), c.mismatches,
                             tuple(f"{n}: {note}" for note in o.run.notes)))
     return rows

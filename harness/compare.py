@@ -30,9 +30,13 @@ class Tolerance:
     extra_abs: float = 0.0      # absolute slack added on top (say why in `why`)
     scale: float | None = None  # fixed scale; None: largest |expected| entry of each tensor
     why: str = ""
+    magnitude: np.ndarray | None = None   # per entry: the scale is at least this (see model.gradient_magnitudes)
 
     def describe(self, scale: float) -> str:
-        text = f"{self.rel:.2g} relative to {'the scale' if self.scale is not None else 'max|expected|'} = {scale:.3g}"
+        what = "the scale" if self.scale is not None else "max|expected|"
+        if self.magnitude is not None:
+            what += " or the entry's sum of |terms|, whichever is larger,"
+        text = f"{self.rel:.2g} relative to {what} = {scale:.3g}"
         if self.extra_abs:
             text += f" + {self.extra_abs:.2g} absolute"
         return text + (f" ({self.why})" if self.why else "")
@@ -141,20 +145,22 @@ def _compare_values(e, a, name, context, t: Tolerance):
     ee, aa = np.where(both, e, 0.0), np.where(both, a, 0.0)
     scale = t.scale if t.scale is not None else (float(np.max(np.abs(ee))) if ee.size else 0.0)
     scale = scale if scale > 0 else 1.0
-    allowed = t.rel * scale + t.extra_abs
+    scales = np.maximum(scale, t.magnitude) if t.magnitude is not None and t.magnitude.shape == e.shape \
+        else np.full(e.shape, scale)
+    allowed = t.rel * scales + t.extra_abs
     diff = np.abs(aa - ee)
-    worst = float(diff.max()) / scale if diff.size else 0.0
+    worst = float(np.max(diff / scales)) if diff.size else 0.0
     bad = diff > allowed
     if bad.any():
-        i_abs = int(np.argmax(diff))
+        i_abs = int(np.argmax(np.where(bad, diff, -1.0)))
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(diff > 0, diff / np.abs(ee), 0.0)
         i_rel = int(np.argmax(rel))
         found.append(Mismatch(context, name, "values", shape=e.shape, n_bad=int(bad.sum()), n_total=e.size,
                               max_abs=float(diff.flat[i_abs]), max_abs_index=_index(i_abs, e.shape),
                               max_rel=float(rel.flat[i_rel]), max_rel_index=_index(i_rel, e.shape),
-                              allowed=allowed, tolerance=t.describe(scale)))
-    return found, worst, allowed / scale
+                              allowed=float(allowed.flat[i_abs]), tolerance=t.describe(float(scales.flat[i_abs]))))
+    return found, worst, t.rel + t.extra_abs / scale
 
 
 def format_mismatches(mismatches, seed_hint: str = "") -> str:

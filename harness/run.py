@@ -20,6 +20,7 @@ class Run:
     stepped: Params           # parameters after one SGD step with spec.lr
     notes: tuple[str, ...] = ()
     grads_from_update: bool = False   # gradients recovered as (before - after) / lr
+    updates_summed: int = 1           # how many recovered updates each gradient sums (per-sample loops)
     versions: dict = field(default_factory=dict)
 
     def stage(self, name: str) -> Params:

@@ -1,5 +1,6 @@
 """Shared by the tests: small non-square sizes, and running a check for assertions."""
 import dataclasses
+import textwrap
 
 from harness.adapters import REFERENCE_ADAPTERS
 from harness.report import details
@@ -22,3 +23,17 @@ def explain(rows, seed) -> str:
 
 def mutant_adapter(style: str, path) -> "object":
     return dataclasses.replace(REFERENCE_ADAPTERS[style], module=str(path))
+
+
+def hide_framework(folder, top_level: str = "torch"):
+    """Write a sitecustomize.py into `folder` that makes `import <top_level>` fail as if the
+    package were not installed; put `folder` on PYTHONPATH of a child process to use it."""
+    (folder / "sitecustomize.py").write_text(textwrap.dedent(f"""
+        import sys
+        class _Hide:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == {top_level!r}:
+                    raise ModuleNotFoundError("No module named {top_level!r}", name=name)
+        sys.meta_path.insert(0, _Hide())
+    """))
+    return folder

@@ -2,11 +2,12 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from harness.cli import main
+
+from .helpers import hide_framework
 
 FAST = ["--spec", "xor,linear_221", "--backends", "numpy"]
 
@@ -71,14 +72,7 @@ def test_default_check_runs_the_whole_matrix_in_a_fresh_process(require_backend)
 
 def test_missing_framework_is_skipped_with_reason_and_hint(tmp_path):
     """A real interpreter where `import torch` fails as if torch were not installed."""
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent("""
-        import sys
-        class _Hide:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "torch":
-                    raise ModuleNotFoundError("No module named 'torch'", name=name)
-        sys.meta_path.insert(0, _Hide())
-    """))
+    hide_framework(tmp_path, "torch")
     proc = run_cli(["check", "--spec", "xor", "--backends", "numpy,torch"],
                    {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])})
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -56,3 +56,16 @@ def test_steps_never_cross_a_relu_kink():
         err = np.max(np.abs(res.expected[k] - res.actual[k]))
         assert err <= gradcheck.FD_RTOL * res.scales[k] + res.noise[k], (k, err, res.noise[k])
     assert res.noise["b1"] > 1e3 * res.noise["b2"]      # the shrunken step is visible in the bound
+
+
+@pytest.mark.parametrize("spec_name", ["relu_mse", "sigmoid_mse", "softmax_ce", "xor", "linear_221"])
+def test_gradient_magnitudes_bound_the_gradients(spec_name, seed):
+    """The sum of |terms| of each entry is at least |entry|: it can only widen a tolerance
+    where terms cancel, never narrow it."""
+    from harness import model
+    spec = small_spec(spec_name, seed=seed)
+    p, X, T, g = reference_grads(spec)
+    mags = model.gradient_magnitudes(spec, p, X, T)
+    for k in g:
+        assert mags[k].shape == g[k].shape
+        assert np.all(mags[k] >= np.abs(g[k]) * (1 - 1e-12) - 1e-15), k

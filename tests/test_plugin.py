@@ -1,12 +1,13 @@
 """The pytest plugin as a course repo meets it: a real pytest run in a subprocess (pytester) over a
 student's net. Subprocesses, because frameworks cannot be imported twice in one interpreter."""
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
 
 import reference_impls
+
+from .helpers import hide_framework
 
 REF = Path(reference_impls.__file__).parent
 
@@ -57,14 +58,7 @@ def test_unknown_backend_name_fails_listing_the_valid_ones(pytester):
 
 def test_missing_framework_skips_with_the_reason_instead_of_passing(pytester, monkeypatch):
     hide = pytester.mkdir("hide_torch")
-    (hide / "sitecustomize.py").write_text(textwrap.dedent("""
-        import sys
-        class _Hide:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "torch":
-                    raise ModuleNotFoundError("No module named 'torch'", name=name)
-        sys.meta_path.insert(0, _Hide())
-    """))
+    hide_framework(hide, "torch")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")]))
     make_repo(pytester, "xor", (3, 5, 1))
     result = pytester.runpytest_subprocess("--backprop-backends", "torch", "-rs")

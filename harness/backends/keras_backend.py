@@ -71,7 +71,9 @@ _models: dict = {}
 
 def run(spec: Spec, params, X, T) -> Run:
     key = (spec.sizes, spec.activations, spec.dtype)
-    model = _models.get(key) or _models.setdefault(key, build(spec))   # built once per architecture
+    if key not in _models:                 # built once per architecture, reloaded every run
+        _models[key] = build(spec)
+    model = _models[key]
     keras.config.set_floatx(spec.dtype)
     for i, layer in enumerate(model.layers, start=1):
         layer.set_weights([params[f"W{i}"], params[f"b{i}"]])

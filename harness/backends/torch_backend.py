@@ -65,7 +65,9 @@ _models: dict = {}
 
 def run(spec: Spec, params, X, T) -> Run:
     key = (spec.sizes, spec.activations, spec.dtype)
-    model = _models.get(key) or _models.setdefault(key, build(spec))   # built once per architecture
+    if key not in _models:                 # built once per architecture, reloaded every run
+        _models[key] = build(spec)
+    model = _models[key]
     _load(model, params)
     model.zero_grad(set_to_none=True)
     loaded = _read(model)
