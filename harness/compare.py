@@ -161,8 +161,3 @@ def _compare_values(e, a, name, context, t: Tolerance):
                               max_rel=float(rel.flat[i_rel]), max_rel_index=_index(i_rel, e.shape),
                               allowed=float(allowed.flat[i_abs]), tolerance=t.describe(float(scales.flat[i_abs]))))
     return found, worst, t.rel + t.extra_abs / scale
-
-
-def format_mismatches(mismatches, seed_hint: str = "") -> str:
-    body = "\n".join(m.message() for m in mismatches)
-    return body + (f"\n{seed_hint}" if seed_hint else "")

@@ -3,7 +3,6 @@ student's net. Subprocesses, because frameworks cannot be imported twice in one 
 import os
 from pathlib import Path
 
-import pytest
 
 import reference_impls
 
