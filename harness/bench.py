@@ -25,9 +25,6 @@ from .adapters import REFERENCE_ADAPTERS, run_adapter
 from .params import init_params, make_batch
 from .specs import get_spec
 
-_FRAMEWORK_IMPORTS = {"torch": "import torch", "keras": "import keras, tensorflow"}
-
-
 def _best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -49,7 +46,8 @@ def _fresh(args, env) -> float:
 def check_over_import_floor(repeat: int) -> dict:
     available = [b for b in ("torch", "keras") if not backend_registry.missing_reason(b)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow"}
-    imports = "; ".join(["import numpy"] + [_FRAMEWORK_IMPORTS[b] for b in available])
+    imports = "import numpy; " + "; ".join(f"import {pkg}" for b in available
+                                           for pkg in backend_registry.info(b).requires)
     floor = min(_fresh(["-c", imports], env) for _ in range(repeat))
     check = min(_fresh(["-m", "harness", "check"], env) for _ in range(repeat))
     return {"check_over_import_floor": check / floor, "check_wall_s": check, "import_floor_s": floor,

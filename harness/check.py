@@ -164,8 +164,7 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
     tol = tol or default_tolerance(spec.dtype)
     params = init_params(spec)
     X, T = make_batch(spec)
-    mags = spec_model.gradient_magnitudes(spec, params, X, T)
-    mags["output"], mags["loss"] = spec_model.output_and_loss_magnitudes(spec, params, X, T)
+    mags = spec_model.error_magnitudes(spec, params, X, T)
     outcomes = {n: run_backend(n, spec, params, X, T, (runners or {}).get(n)) for n in backend_names}
     rows = []
     for a, b in itertools.combinations(backend_names, 2):

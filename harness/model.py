@@ -45,58 +45,51 @@ def loss_of_params(spec: Spec, params, X, T) -> float:
     return loss(spec, forward(spec, params, X), T)
 
 
-_ACT_SLOPE_BOUND = {
+_SLOPE = {
     "relu": lambda z, a: (z > 0).astype(np.float64),
     "sigmoid": lambda z, a: a * (1 - a),
     "linear": lambda z, a: np.ones_like(z),
 }
 
 
-def gradient_magnitudes(spec: Spec, params, X, T) -> dict:
-    """Per entry, the sum of the absolute values of the terms that make up each gradient entry
-    (backprop with every product taken in absolute value). Round-off in any correct gradient is
-    bounded by a small multiple of eps times this, also where the terms cancel to a tiny result,
-    so tolerances scale by it (componentwise error analysis, as for a dot product)."""
-    p = {k: np.abs(np.asarray(v, np.float64)) for k, v in params.items()}
-    out, zs = forward(spec, {k: np.asarray(v, np.float64) for k, v in params.items()}, np.asarray(X, np.float64),
-                      keep_preactivations=True)
-    X, T = np.abs(np.asarray(X, np.float64)), np.asarray(T, np.float64)
-    acts = [X] + [np.abs(_ACT[a](z)) for z, a in zip(zs[:-1], spec.activations[:-1])]
-    n, k = out.shape
-    if spec.loss == "softmax_ce_mean_batch":
-        shifted = np.exp(out - out.max(axis=1, keepdims=True))
-        d = (shifted / shifted.sum(axis=1, keepdims=True) + np.abs(T)) / n
-    else:
-        d = (np.abs(out) + np.abs(T)) * {"mse_mean_all": 2.0 / (n * k), "half_sse_mean_batch": 1.0 / n,
-                                          "half_sse_sum_batch": 1.0}[spec.loss]
-    mags = {}
-    for i in range(spec.n_layers, 0, -1):
-        z, a = zs[i - 1], (out if i == spec.n_layers else None)
-        act = spec.activations[i - 1]
-        a = _ACT[act](z) if a is None else a
-        d = d * _ACT_SLOPE_BOUND[act](z, a) if not (i == spec.n_layers and spec.loss == "softmax_ce_mean_batch") else d
-        mags[f"W{i}"] = acts[i - 1].T @ d
-        mags[f"b{i}"] = d.sum(axis=0)
-        d = d @ p[f"W{i}"].T
-    return mags
+def _loss_coefficient(spec: Spec, n: int, k: int) -> float:
+    """d loss / d output = coefficient * (output - target) (for cross-entropy: * (softmax - target))."""
+    return {"mse_mean_all": 2.0 / (n * k), "half_sse_mean_batch": 1.0 / n, "half_sse_sum_batch": 1.0,
+            "softmax_ce_mean_batch": 1.0 / n}[spec.loss]
 
 
-def output_and_loss_magnitudes(spec: Spec, params, X, T) -> tuple[np.ndarray, float]:
-    """The same idea for the forward output (|a| |W| + |b| through the last slope) and the loss
-    (how far round-off in the output, relative to its terms, can move the loss)."""
-    p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    out, zs = forward(spec, p64, np.asarray(X, np.float64), keep_preactivations=True)
-    T = np.asarray(T, np.float64)
-    a = np.abs(np.asarray(X, np.float64))
-    for i, act in enumerate(spec.activations, start=1):
-        z_mag = a @ np.abs(p64[f"W{i}"]) + np.abs(p64[f"b{i}"])
-        a = z_mag if act == "linear" else np.abs(_ACT[act](zs[i - 1])) + z_mag * _ACT_SLOPE_BOUND[act](zs[i - 1], _ACT[act](zs[i - 1]))
+def error_magnitudes(spec: Spec, params, X, T) -> dict:
+    """Per entry, the sum of the absolute values of the terms that make up each computed value:
+    every gradient entry (backprop with every product in absolute value), the forward output
+    (|a| |W| + |b| through each slope) and the loss (how far round-off in the output can move
+    it). Round-off in any correct computation is bounded by a small multiple of eps times
+    this, also where terms cancel to a tiny result, so tolerances scale by it (componentwise
+    error analysis, as for a dot product). Keys: W1, b1, ..., "output", "loss"."""
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    X, T = np.asarray(X, np.float64), np.asarray(T, np.float64)
+    out, zs = forward(spec, p, X, keep_preactivations=True)
     n, k = out.shape
-    if spec.loss == "softmax_ce_mean_batch":
+    values = [_ACT[act](z) for z, act in zip(zs, spec.activations)]
+    slopes = [_SLOPE[act](z, a) for z, a, act in zip(zs, values, spec.activations)]
+
+    mags, inputs = {}, [np.abs(X)] + [np.abs(v) for v in values[:-1]]
+    if spec.loss == "softmax_ce_mean_batch":       # the last layer's slope is folded into softmax
         e = np.exp(out - out.max(axis=1, keepdims=True))
         spread = np.abs(e / e.sum(axis=1, keepdims=True) - T)
+        d = (e / e.sum(axis=1, keepdims=True) + np.abs(T)) * _loss_coefficient(spec, n, k)
+        slopes[-1] = np.ones_like(out)
     else:
-        spread = np.abs(out - T) * {"mse_mean_all": 2.0 / k, "half_sse_mean_batch": 1.0,
-                                    "half_sse_sum_batch": float(n)}[spec.loss]
-    loss_mag = abs(loss(spec, out, T)) + float(np.sum(spread * a)) / n
-    return a, loss_mag
+        spread = np.abs(out - T)
+        d = (np.abs(out) + np.abs(T)) * _loss_coefficient(spec, n, k)
+    for i in range(spec.n_layers, 0, -1):
+        d = d * slopes[i - 1]
+        mags[f"W{i}"], mags[f"b{i}"] = inputs[i - 1].T @ d, d.sum(axis=0)
+        d = d @ np.abs(p[f"W{i}"]).T
+
+    a = np.abs(X)
+    for i, act in enumerate(spec.activations, start=1):
+        z_mag = a @ np.abs(p[f"W{i}"]) + np.abs(p[f"b{i}"])
+        a = z_mag if act == "linear" else np.abs(values[i - 1]) + z_mag * _SLOPE[act](zs[i - 1], values[i - 1])
+    mags["output"] = a
+    mags["loss"] = abs(loss(spec, out, T)) + float(np.sum(spread * a)) * _loss_coefficient(spec, n, k)
+    return mags

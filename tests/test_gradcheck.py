@@ -65,7 +65,7 @@ def test_gradient_magnitudes_bound_the_gradients(spec_name, seed):
     from harness import model
     spec = small_spec(spec_name, seed=seed)
     p, X, T, g = reference_grads(spec)
-    mags = model.gradient_magnitudes(spec, p, X, T)
+    mags = model.error_magnitudes(spec, p, X, T)
     for k in g:
         assert mags[k].shape == g[k].shape
         assert np.all(mags[k] >= np.abs(g[k]) * (1 - 1e-12) - 1e-15), k
