@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import itertools
 import sys
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Adapter:
     params: tuple[Param, ...]
     forward: Call
     init: tuple[tuple[str, str], ...] = ()        # constructor kwarg -> sizes.0 | sizes.1 | lr | seed | dtype
+    optional_init: tuple[tuple[str, str], ...] = ()   # the same, passed only if the constructor takes it
     loss: Call | None = None
     gradients: Call | None = None
     update: tuple[Call, ...] = ()                 # one in-place SGD step on the batch
@@ -111,7 +113,22 @@ def _construct(module, adapter: Adapter, spec: Spec):
     if factory is None:
         raise AdapterError(f"{adapter.module} defines no {adapter.factory!r}")
     kwargs = {kw: _init_value(key, spec) for kw, key in adapter.init}
+    if adapter.optional_init:
+        accepted = _keywords(factory)
+        kwargs.update({kw: _init_value(key, spec) for kw, key in adapter.optional_init
+                       if accepted is None or kw in accepted})
     return factory(**kwargs)
+
+
+def _keywords(factory) -> set | None:
+    """Keyword arguments a callable accepts (None: any, it takes **kwargs)."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return set()
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    return {n for n, p in sig.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def _write_params(model, adapter: Adapter, params) -> None:
@@ -134,36 +151,62 @@ def _read_params(model, adapter: Adapter) -> dict:
 
 def _call(model, module, call: Call, env: dict):
     owner, _, attr = call.target.rpartition(".")
-    fn = getattr(module if owner == "module" else model, attr, None)
+    holder = module if owner == "module" else model
+    fn = getattr(holder, attr, None)
     if fn is None:
-        raise AdapterError(f"{call.target!r} does not exist")
+        where = f"module {adapter_module_name(module)}" if owner == "module" else type(model).__name__
+        raise AdapterError(f"{call.target!r} does not exist: {where} has no attribute {attr!r}")
+    if not callable(fn):
+        raise AdapterError(f"{call.target!r} is a {type(fn).__name__}, not a function or method")
     env = dict(env, model=model)
     unknown = [a for a in call.args if a not in env and a != "x"]
     if unknown:
         raise AdapterError(f"{call.target}: unknown argument name(s) {unknown}; valid: {sorted(env)} and x")
     if not call.per_row:
         return fn(*(env[a] for a in call.args))
-    results = [fn(*(dict(env, x=x)[a] for a in call.args)) for x in env["X"]]
+    results = [_numeric(fn(*(dict(env, x=x)[a] for a in call.args)), call.target) for x in env["X"]]
     return np.asarray(results).reshape(len(results), -1)
 
 
-def _unpack(value, returns: str):
+def adapter_module_name(module) -> str:
+    return getattr(module, "__file__", None) or getattr(module, "__name__", "?")
+
+
+def _numeric(value, what: str) -> np.ndarray:
+    """The value as a float array, or an AdapterError that says what came back instead."""
+    if value is None:
+        raise AdapterError(f"{what} returned None (a missing `return`?)")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:   # ragged lists and the like
+        raise AdapterError(f"{what} returned a {type(value).__name__} that is not an array of numbers ({exc})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise AdapterError(f"{what} returned a {type(value).__name__} of {arr.dtype}, not numbers")
+    return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
+
+
+def _unpack(value, returns: str, what: str):
     """-> (output, loss) from a call's return value."""
     if returns == "output":
-        return value, None
+        return _numeric(value, what), None
     if returns == "loss":
-        return None, value
+        return None, _numeric(value, what)
     if returns in ("loss,output", "output,loss"):
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise AdapterError(f"expected a ({returns}) pair, got {type(value).__name__}")
-        return (value[1], value[0]) if returns == "loss,output" else value
+        if not (isinstance(value, (tuple, list)) and len(value) == 2):
+            raise AdapterError(f"{what} should return a ({returns.replace(',', ', ')}) pair, "
+                               f"got {type(value).__name__}")
+        loss, output = value if returns == "loss,output" else value[::-1]
+        return _numeric(output, f"{what} (output)"), _numeric(loss, f"{what} (loss)")
     raise AdapterError(f"a forward/loss call cannot return {returns!r}")
 
 
 # --- running -------------------------------------------------------------------------------
-def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "numpy") -> Run:
-    module = load_module(adapter.module)
+def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "numpy", module=None) -> Run:
+    """Drive the code once: load `params`, forward, loss, gradients and/or one update.
+    `module` reuses an already imported module (else adapter.module is imported)."""
+    module = module if module is not None else load_module(adapter.module)
     notes: list[str] = []
+    envs: list[tuple[dict, np.ndarray, np.ndarray]] = []
 
     def fresh_model():
         model = _construct(module, adapter, spec)
@@ -171,21 +214,24 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
         return model
 
     def env_for(Xb, Tb):
-        return {"X": Xb.copy(), "T": Tb.copy(), "lr": spec.lr, "epochs": 1, "labels": Tb.argmax(axis=1),
-                "rows": np.hstack([Xb, Tb]).copy()}
+        env = {"X": Xb.copy(), "T": Tb.copy(), "lr": spec.lr, "epochs": 1, "labels": Tb.argmax(axis=1),
+               "rows": np.hstack([Xb, Tb]).copy()}
+        envs.append((env, Xb, Tb))
+        return env
+
+    def forward(m, e):
+        return _unpack(_call(m, module, adapter.forward, e), adapter.forward.returns, adapter.forward.target)
 
     model = fresh_model()
     loaded = _read_params(model, adapter)
     env = env_for(X, T)
-    output, loss = _unpack(_call(model, module, adapter.forward, env), adapter.forward.returns)
-    output = np.asarray(output)
+    output, loss = forward(model, env)
     env["output"] = output
     if adapter.loss is not None:
-        _, loss = _unpack(_call(model, module, adapter.loss, env), "loss")
+        _, loss = _unpack(_call(model, module, adapter.loss, env), "loss", adapter.loss.target)
     if loss is None:
-        loss = spec_model.loss(spec, output.astype(np.float64), T.astype(np.float64))
+        loss = np.asarray(spec_model.loss(spec, output.astype(np.float64), T.astype(np.float64)))
         notes.append("loss computed by the harness from the output (the code reports none)")
-    loss = np.asarray(loss)
 
     def one_update(m, e):
         if adapter.lr_attr:
@@ -200,9 +246,13 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
         if not isinstance(raw, dict):
             raise AdapterError(f"{adapter.gradients.target} returned {type(raw).__name__}, expected a dict")
         try:
-            grads = {p.name: to_canonical(p.layout, raw[p.grad_key or p.name]) for p in adapter.params}
+            grads = {p.name: to_canonical(p.layout, _numeric(raw[p.grad_key or p.name],
+                                                             f"{adapter.gradients.target}[{p.grad_key or p.name!r}]"))
+                     for p in adapter.params}
         except KeyError as exc:
-            raise AdapterError(f"gradient dict has no key {exc}; keys: {sorted(raw)}") from None
+            raise AdapterError(f"gradient dict has no key {exc}; keys: {sorted(map(str, raw))}") from None
+        except LayoutError as exc:
+            raise AdapterError(f"a gradient cannot be read in its parameter's layout: {exc}") from None
     if adapter.update and adapter.update_per_sample and len(X) > 1:
         # Each row's gradient from its own single-sample update on fresh weights, summed.
         grads_sum = {k: np.zeros_like(v) for k, v in loaded.items()}
@@ -210,7 +260,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
             m = fresh_model()
             e = env_for(X[i:i + 1], T[i:i + 1])
             if "output" in _needs(adapter):
-                e["output"] = np.asarray(_unpack(_call(m, module, adapter.forward, e), adapter.forward.returns)[0])
+                e["output"] = forward(m, e)[0]
             after = one_update(m, e)
             for k in grads_sum:
                 grads_sum[k] += (loaded[k] - after[k]) / spec.lr
@@ -220,7 +270,9 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
     elif adapter.update:
         if grads is not None:                      # gradients came from a call: update a fresh copy
             model = fresh_model()
-            _call(model, module, adapter.forward, env)
+            e = env_for(X, T)
+            e["output"] = forward(model, e)[0]
+            env = e
         stepped = one_update(model, env)
         if grads is None:
             grads = {k: (loaded[k] - stepped[k]) / spec.lr for k in loaded}
@@ -229,6 +281,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
         raise AdapterError("the adapter names neither a gradients call nor an update")
     if from_update:
         notes.append("gradients recovered from the in-place update as (before - after) / lr")
+    own_step = stepped is not None and not from_update
     if stepped is None:
         stepped = {}
         for k in loaded:
@@ -238,60 +291,19 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
             else:   # the gradient's shape is already reported; the step inherits it
                 stepped[k] = np.full(g.shape, np.nan)
         notes.append("step computed by the harness from the reported gradients")
+    mutated = tuple(sorted({name for e, Xb, Tb in envs for name, orig in (("X", Xb), ("T", Tb))
+                            if not _same(e[name], orig)} | {"rows" for e, Xb, Tb in envs
+                                                            if not _same(e["rows"], np.hstack([Xb, Tb]))}))
+    if mutated:
+        notes.append(f"the code modified its input array(s) {', '.join(mutated)} in place")
     return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads=grads, stepped=stepped,
-               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed)
+               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed,
+               own_step=own_step, mutated=mutated)
+
+
+def _same(a, b) -> bool:
+    return isinstance(a, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
 
 
 def _needs(adapter: Adapter) -> set[str]:
     return {a for call in adapter.update for a in call.args}
-
-
-# --- the reference implementations, as adapters --------------------------------------------
-def _layer_params(*paths_layouts, grad_keys=None):
-    names = ("W1", "b1", "W2", "b2")
-    return tuple(Param(n, path, layout, (grad_keys or {}).get(n)) for n, (path, layout) in zip(names, paths_layouts))
-
-
-REFERENCE_ADAPTERS: dict[str, Adapter] = {
-    "relu_mse": Adapter(
-        name="relu_mse", module="reference_impls.relu_mse", factory="Network",
-        init=(("input_size", "sizes.0"), ("hidden_size", "sizes.1"), ("output_size", "sizes.2"),
-              ("seed", "seed"), ("dtype", "dtype")),
-        params=_layer_params(("weights1", "in_out"), ("biases1", "row"), ("weights2", "in_out"), ("biases2", "row")),
-        forward=Call("forward", ("X",), "output"),
-        loss=Call("module.mse_loss", ("output", "T"), "loss"),
-        update=(Call("module.update", ("model", "X", "T", "lr")),),
-    ),
-    "sigmoid_mse": Adapter(
-        name="sigmoid_mse", module="reference_impls.sigmoid_mse", factory="NeuralNetwork",
-        init=(("n_input", "sizes.0"), ("n_hidden", "sizes.1"), ("n_output", "sizes.2"), ("lr", "lr"),
-              ("seed", "seed"), ("dtype", "dtype")),
-        params=_layer_params(("W1", "in_out"), ("b1", "vec"), ("W2", "in_out"), ("b2", "vec")),
-        forward=Call("forward", ("X", "T"), "loss,output"),
-        update=(Call("backward"),), lr_attr="lr",
-    ),
-    "xor": Adapter(
-        name="xor", module="reference_impls.xor", factory="XORNet",
-        init=(("n_in", "sizes.0"), ("n_hidden", "sizes.1"), ("n_out", "sizes.2"), ("seed", "seed"), ("dtype", "dtype")),
-        params=_layer_params(("w_hidden", "in_out"), ("b_hidden", "row"), ("w_out", "in_out"), ("b_out", "row")),
-        forward=Call("forward", ("X",), "output"),
-        update=(Call("backward", ("X", "T", "output", "lr")),),
-    ),
-    "softmax_ce": Adapter(
-        name="softmax_ce", module="reference_impls.softmax_ce", factory="TwoLayerNet",
-        init=(("input_size", "sizes.0"), ("hidden_size", "sizes.1"), ("output_size", "sizes.2"),
-              ("seed", "seed"), ("dtype", "dtype")),
-        params=_layer_params(("params.W1", "in_out"), ("params.b1", "vec"), ("params.W2", "in_out"), ("params.b2", "vec"),
-                             grad_keys={"W1": "W1", "b1": "b1", "W2": "W2", "b2": "b2"}),
-        forward=Call("predict", ("X",), "output"),
-        loss=Call("loss", ("X", "T"), "loss"),
-        gradients=Call("gradient", ("X", "T"), "grads"),
-    ),
-    "linear_221": Adapter(
-        name="linear_221", module="reference_impls.linear_221", factory="LinearNet",
-        init=(("n_in", "sizes.0"), ("n_hidden", "sizes.1"), ("seed", "seed"), ("dtype", "dtype")),
-        params=_layer_params(("hidden", "packed_w"), ("hidden", "packed_b"), ("output", "packed_w"), ("output", "packed_b")),
-        forward=Call("predict", ("x",), "output", per_row=True),
-        update=(Call("train", ("rows", "epochs", "lr")),), update_per_sample=True,
-    ),
-}

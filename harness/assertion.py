@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .adapters import REFERENCE_ADAPTERS, Adapter, run_adapter
+from .adapters import Adapter, run_adapter
+from .assignment import builtin_names, reference_adapter
 from .check import FD, Report, check_spec
 from .compare import Tolerance, default_tolerance
 from .report import details
@@ -29,10 +30,10 @@ def resolve_adapter(code: Adapter | str, style: str | None) -> Adapter:
     if isinstance(code, Adapter):
         return code
     if style is None:
-        raise ValueError("give style= (one of: " + ", ".join(REFERENCE_ADAPTERS) + ") or an Adapter")
-    if style not in REFERENCE_ADAPTERS:
-        raise ValueError(f"unknown style {style!r}; valid styles: {', '.join(REFERENCE_ADAPTERS)}")
-    return dataclasses.replace(REFERENCE_ADAPTERS[style], module=str(code))
+        raise ValueError("give style= (one of: " + ", ".join(builtin_names()) + ") or an Adapter")
+    if style not in builtin_names():
+        raise ValueError(f"unknown style {style!r}; valid styles: {', '.join(builtin_names())}")
+    return dataclasses.replace(reference_adapter(style), module=str(code))
 
 
 def check_code(code: Adapter | str, spec: str | None = None, style: str | None = None,

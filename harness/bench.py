@@ -21,7 +21,8 @@ import numpy as np
 
 from . import backends as backend_registry
 from . import gradcheck, model
-from .adapters import REFERENCE_ADAPTERS, run_adapter
+from .adapters import run_adapter
+from .assignment import reference_adapter
 from .params import init_params, make_batch
 from .specs import get_spec
 
@@ -57,7 +58,7 @@ def check_over_import_floor(repeat: int) -> dict:
 def _case(spec):
     p = init_params(spec)
     X, T = make_batch(spec)
-    grads = run_adapter(REFERENCE_ADAPTERS[spec.name], spec, p, X, T).grads
+    grads = run_adapter(reference_adapter(spec.name), spec, p, X, T).grads
     return p, X, T, grads
 
 

@@ -21,6 +21,8 @@ class Run:
     notes: tuple[str, ...] = ()
     grads_from_update: bool = False   # gradients recovered as (before - after) / lr
     updates_summed: int = 1           # how many recovered updates each gradient sums (per-sample loops)
+    own_step: bool = False            # `stepped` is the code's own update (not derived from `grads`)
+    mutated: tuple[str, ...] = ()     # inputs the code modified in place (X, T, rows)
     versions: dict = field(default_factory=dict)
 
     def stage(self, name: str) -> Params:

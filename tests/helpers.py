@@ -2,7 +2,7 @@
 import dataclasses
 import textwrap
 
-from harness.adapters import REFERENCE_ADAPTERS
+from harness.assignment import reference_adapter
 from harness.report import details
 from harness.specs import get_spec
 
@@ -22,7 +22,7 @@ def explain(rows, seed) -> str:
 
 
 def mutant_adapter(style: str, path) -> "object":
-    return dataclasses.replace(REFERENCE_ADAPTERS[style], module=str(path))
+    return dataclasses.replace(reference_adapter(style), module=str(path))
 
 
 def hide_framework(folder, top_level: str = "torch"):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from harness import gradcheck
-from harness.adapters import REFERENCE_ADAPTERS, run_adapter
+from harness.adapters import run_adapter
+from harness.assignment import reference_adapter
 from harness.params import init_params, make_batch
 from harness.specs import get_spec
 
@@ -12,7 +13,7 @@ from .helpers import small_spec
 def reference_grads(spec):
     p = init_params(spec)
     X, T = make_batch(spec)
-    return p, X, T, run_adapter(REFERENCE_ADAPTERS[spec.name], spec, p, X, T).grads
+    return p, X, T, run_adapter(reference_adapter(spec.name), spec, p, X, T).grads
 
 
 def test_small_nets_get_full_differences_and_large_ones_directions():
@@ -50,7 +51,7 @@ def test_steps_never_cross_a_relu_kink():
     p = dict(p)
     z = X @ p["W1"] + p["b1"]
     p["b1"] = p["b1"] - z[0] + 1e-9 * np.sign(z[0] + 1e-300)   # sample 0 sits 1e-9 from every kink
-    _, X2, T2, g2 = p, X, T, run_adapter(REFERENCE_ADAPTERS["relu_mse"], spec, p, X, T).grads
+    _, X2, T2, g2 = p, X, T, run_adapter(reference_adapter("relu_mse"), spec, p, X, T).grads
     res = gradcheck.full(spec, p, X2, T2, g2)
     for k in res.expected:
         err = np.max(np.abs(res.expected[k] - res.actual[k]))

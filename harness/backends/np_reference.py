@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..adapters import REFERENCE_ADAPTERS, run_adapter
+from ..adapters import run_adapter
+from ..assignment import reference_adapter
 from ..run import Run
 from ..specs import Spec
 
@@ -17,4 +18,4 @@ def settings() -> dict:
 
 
 def run(spec: Spec, params, X, T) -> Run:
-    return run_adapter(REFERENCE_ADAPTERS[spec.name], spec, params, X, T, backend="numpy")
+    return run_adapter(reference_adapter(spec.name), spec, params, X, T, backend="numpy")

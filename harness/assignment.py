@@ -1,0 +1,217 @@
+"""Assignments: one TOML file describes a student API once (the adapter), the net it must
+implement (a spec), the cases it is graded on and what each check is worth.
+
+The five built-in assignments (harness/assignments/*.toml) are the reference styles; the
+reference nets are driven through those very files, so they are graded exactly like students.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from .adapters import Adapter, Call, Param
+from .specs import Spec, SpecError, get_spec
+
+try:
+    import tomllib
+except ModuleNotFoundError:         # Python 3.10
+    import tomli as tomllib
+
+BUILTIN_DIR = Path(__file__).parent / "assignments"
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
+SCORED = ("forward", "loss", "gradients", "step", "inputs")
+RETURNS = ("output", "loss", "loss,output", "output,loss", "grads", "none")
+INIT_VALUES = ("lr", "seed", "dtype")   # and sizes.<i>
+
+
+class AssignmentError(ValueError):
+    """An assignment file is missing, unreadable or describes something invalid."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    spec: Spec
+    visibility: str = "visible"
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    title: str
+    spec: Spec
+    adapter: Adapter                 # module is a placeholder until adapter_for(submission)
+    cases: tuple[Case, ...]
+    scoring: dict                    # check kind -> points per case
+    timeout_s: float = 60.0
+    memory_mb: int = 2048
+    reference: str | None = None     # module or file of a correct solution, if given
+    file: str | None = None          # the submission's file name inside a per-student folder
+    source: str = ""                 # where it was read from
+
+    def adapter_for(self, submission: str) -> Adapter:
+        return dataclasses.replace(self.adapter, module=str(submission))
+
+    def probes(self) -> tuple[Spec, ...]:
+        """Unscored runs for the diagnosis: the smallest case at other batch sizes and learning
+        rates, so that a factor of N, K, lr or a hard-coded batch size can be told apart."""
+        base = min((c.spec for c in self.cases), key=lambda s: sum(a * b for a, b in zip(s.sizes, s.sizes[1:])))
+        base = base.replace(dtype="float64")
+        return tuple(base.replace(batch=n, lr=base.lr * f, seed=100 + i)
+                     for i, (n, f) in enumerate(((3, 1.0), (5, 1.0), (5, 0.25))))
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def load(ref: str) -> Assignment:
+    """A built-in assignment by name, or an assignment file by path."""
+    path = Path(ref)
+    if ref in builtin_names():
+        path = BUILTIN_DIR / f"{ref}.toml"
+    elif not (ref.endswith(".toml") or path.is_file()):
+        raise AssignmentError(f"unknown assignment {ref!r}; built-in: {', '.join(builtin_names())} "
+                              "(or give the path of a .toml file)")
+    if not path.is_file():
+        raise AssignmentError(f"no such assignment file: {ref}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AssignmentError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return _parse(data, str(path))
+    except (SpecError, AssignmentError) as exc:
+        raise AssignmentError(f"{path}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def reference_adapter(name: str) -> Adapter:
+    """The adapter that drives reference_impls/<name>.py: the built-in assignment's, with the
+    optional constructor arguments (seed, dtype) that the reference nets take."""
+    a = load(name)
+    return a.adapter_for(a.reference)
+
+
+# --- parsing -------------------------------------------------------------------------------
+def _table(data: dict, key: str, allowed: tuple, where: str, required: tuple = ()) -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise AssignmentError(f"[{where}] must be a table")
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise AssignmentError(f"[{where}]: unknown key(s) {', '.join(unknown)}; valid: {', '.join(allowed)}")
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise AssignmentError(f"[{where}]: missing {', '.join(missing)}")
+    return value
+
+
+def _call(value, where: str) -> Call:
+    if isinstance(value, str):
+        value = {"call": value}
+    spec = _table({"c": value}, "c", ("call", "args", "returns", "per_row"), where, ("call",))
+    returns = spec.get("returns", "none")
+    if returns not in RETURNS:
+        raise AssignmentError(f"{where}: returns = {returns!r}; valid: {', '.join(RETURNS)}")
+    return Call(spec["call"], tuple(spec.get("args", ())), returns, bool(spec.get("per_row", False)))
+
+
+def _init(mapping: dict, spec: Spec, where: str) -> tuple:
+    out = []
+    for kw, value in mapping.items():
+        ok = value in INIT_VALUES or (value.startswith("sizes.") and value[6:].isdigit()
+                                      and int(value[6:]) < len(spec.sizes))
+        if not ok:
+            raise AssignmentError(f"{where}.{kw} = {value!r}; valid: {', '.join(INIT_VALUES)} or "
+                                  f"sizes.0 .. sizes.{len(spec.sizes) - 1}")
+        out.append((kw, value))
+    return tuple(out)
+
+
+def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
+    from .params import LAYOUTS
+    code = _table({"code": code}, "code", ("factory", "init", "optional_init", "params", "forward", "loss",
+                                             "gradients", "update", "lr_attr", "update_per_sample"),
+                  "code", ("factory", "params", "forward"))
+    params = []
+    given = code["params"]
+    if sorted(given) != sorted(spec.param_names):
+        raise AssignmentError(f"[code.params] must name exactly {', '.join(spec.param_names)} "
+                              f"(the spec's parameters), got {', '.join(given) or 'none'}")
+    for pname in spec.param_names:
+        p = _table(given, pname, ("path", "layout", "grad_key"), f"code.params.{pname}", ("path", "layout"))
+        if p["layout"] not in LAYOUTS:
+            raise AssignmentError(f"code.params.{pname}: layout {p['layout']!r}; valid: {', '.join(LAYOUTS)}")
+        params.append(Param(pname, p["path"], p["layout"], p.get("grad_key")))
+    update = code.get("update", [])
+    update = tuple(_call(u, f"code.update[{i}]") for i, u in enumerate(update if isinstance(update, list) else [update]))
+    gradients = _call(code["gradients"], "code.gradients") if "gradients" in code else None
+    if gradients is None and not update:
+        raise AssignmentError("[code] needs `gradients` (a call returning a dict) or `update` (calls doing one "
+                              "in-place SGD step), or both")
+    return Adapter(name=name, module="<submission>", factory=code["factory"], params=tuple(params),
+                   forward=_call(code["forward"], "code.forward"),
+                   init=_init(code.get("init", {}), spec, "code.init"),
+                   optional_init=_init(code.get("optional_init", {}), spec, "code.optional_init"),
+                   loss=_call(code["loss"], "code.loss") if "loss" in code else None,
+                   gradients=gradients, update=update, lr_attr=code.get("lr_attr"),
+                   update_per_sample=bool(code.get("update_per_sample", False)))
+
+
+def _spec(head: dict) -> Spec:
+    base = get_spec(head.get("spec", ""))
+    overrides = {k: head[k] for k in ("sizes", "activations", "loss", "batch", "lr", "seed") if k in head}
+    if "activations" in overrides:
+        overrides["activations"] = tuple(overrides["activations"])
+    return base.replace(name=head["name"], **overrides) if overrides else base.replace(name=head["name"])
+
+
+def _case(raw: dict, i: int, spec: Spec) -> Case:
+    c = _table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "visibility", "weight"), f"cases[{i}]")
+    visibility = c.get("visibility", "visible")
+    if visibility not in VISIBILITIES:
+        raise AssignmentError(f"cases[{i}]: visibility {visibility!r}; valid: {', '.join(VISIBILITIES)}")
+    sizes = c.get("sizes")
+    if sizes is not None and len(sizes) != len(spec.sizes):
+        raise AssignmentError(f"cases[{i}]: sizes {sizes} must have {len(spec.sizes)} entries like the spec's")
+    case_spec = spec.replace(sizes=sizes, batch=c.get("batch"), seed=c.get("seed"), dtype=c.get("dtype"), lr=c.get("lr"))
+    weight = c.get("weight", 1.0)
+    if not isinstance(weight, (int, float)) or weight < 0:
+        raise AssignmentError(f"cases[{i}]: weight must be a number >= 0, got {weight!r}")
+    return Case(c.get("name", f"case {i + 1}"), case_spec, visibility, float(weight))
+
+
+def _parse(data: dict, source: str) -> Assignment:
+    unknown = sorted(set(data) - {"assignment", "code", "scoring", "cases"})
+    if unknown:
+        raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: assignment, code, scoring, cases")
+    head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
+                                        "seed", "reference", "timeout_s", "memory_mb", "file"),
+                  "assignment", ("name", "spec"))
+    spec = _spec(head)
+    scoring = {"forward": 1.0, "loss": 1.0, "gradients": 8.0, "step": 0.0, "inputs": 0.0}
+    for kind, points in _table(data, "scoring", SCORED, "scoring").items():
+        if not isinstance(points, (int, float)) or points < 0:
+            raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {points!r}")
+        scoring[kind] = float(points)
+    raw_cases = data.get("cases") or [{"name": "default sizes"}]
+    if not isinstance(raw_cases, list):
+        raise AssignmentError("cases must be an array of tables: [[cases]]")
+    cases = tuple(_case(c, i, spec) for i, c in enumerate(raw_cases))
+    names = [c.name for c in cases]
+    if len(set(names)) != len(names):
+        raise AssignmentError(f"case names must be unique, got {names}")
+    timeout, memory = head.get("timeout_s", 60), head.get("memory_mb", 2048)
+    if not (isinstance(timeout, (int, float)) and timeout > 0 and isinstance(memory, int) and memory >= 256):
+        raise AssignmentError(f"timeout_s must be > 0 and memory_mb an integer >= 256, got {timeout!r}, {memory!r}")
+    reference = head.get("reference")
+    if reference and (reference.endswith(".py") or "/" in reference):
+        reference = str((Path(source).parent / reference).resolve())
+    return Assignment(name=head["name"], title=head.get("title", head["name"]), spec=spec,
+                      adapter=_adapter(data.get("code", {}), spec, head["name"]), cases=cases, scoring=scoring,
+                      timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
+                      source=source)
