@@ -1,0 +1,294 @@
+"""Mismatch -> likely cause. Each typical bug is a hypothesis with a prediction: the gradient
+that code with that bug returns (model.backprop with a Deviation), or a constant factor that is
+a known function of the batch size N, the number of outputs K and the learning rate. A
+hypothesis explains a parameter when its prediction matches the submission's numbers in every
+float64 run (the graded cases plus probes at other batch sizes and learning rates, which tell
+N, K, lr and a hard-coded batch size apart). The hypothesis that explains the most failing
+parameters wins; what nothing explains is reported as unexplained, never guessed.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import model
+from .run import Run
+from .specs import REDUCTIONS, Spec
+
+MATCH_RTOL = 1e-6          # float64 runs only: a wrong hypothesis misses by O(1), round-off is ~1e-13
+
+CAUSES = {
+    "scale_2": "gradient 2x too large",
+    "scale_half": "gradient half the size",
+    "scale_batch": "not averaged over the batch (xN)",
+    "scale_inv_batch": "averaged over the batch where the loss sums (/N)",
+    "scale_outputs": "not averaged over the outputs (xK)",
+    "scale_inv_outputs": "averaged over the outputs where the loss does not (/K)",
+    "hardcoded_batch": "divides by a hard-coded batch size",
+    "lr_twice": "learning rate applied twice",
+    "lr_missing": "learning rate not applied",
+    "constant_factor": "off by a constant factor",
+    "sign": "sign flipped",
+    "transposed": "transposed weight gradient",
+    "missing_act_deriv": "missing activation derivative",
+    "deriv_at_activation": "activation derivative taken at the activation",
+    "deriv_formula_on_z": "activation-form derivative applied to the pre-activation",
+    "bias_not_reduced": "bias gradient not reduced over the batch",
+    "stale_weights": "stale weights: a layer updated before the delta below it was computed",
+    "loss_not_grad": "reported loss is not the function whose gradient is returned",
+    "forward": "forward pass differs",
+    "unexplained": "no typical cause fits",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    cause: str                    # a key of CAUSES
+    params: tuple[str, ...]       # what it explains: parameter names, or "output" / "loss"
+    text: str                     # what was seen
+    hint: str                     # what to do, in plain words
+
+    def message(self) -> str:
+        return f"{', '.join(self.params)}: {CAUSES[self.cause]} - {self.text}\n    hint: {self.hint}"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    findings: tuple[Finding, ...]
+    first_layer: str = ""         # where divergence starts, in the order backprop computes
+
+    @property
+    def primary(self) -> str:
+        return self.findings[0].cause if self.findings else ""
+
+    def message(self) -> str:
+        lines = [f.message() for f in self.findings]
+        return "\n".join(lines + ([self.first_layer] if self.first_layer else []))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One run of the submission with everything a hypothesis needs."""
+    spec: Spec
+    params: dict
+    X: np.ndarray
+    T: np.ndarray
+    run: Run
+
+    @functools.cached_property
+    def expected(self) -> dict:
+        return self.predict(None)
+
+    def predict(self, deviation: model.Deviation | None) -> dict:
+        """The gradient code with this deviation reports for this run. Code that steps once per
+        sample is driven one row at a time from fresh weights, its gradients summed."""
+        if self.run.updates_summed <= 1:
+            return model.backprop(self.spec, self.params, self.X, self.T, deviation, self.spec.lr)
+        rows = [model.backprop(self.spec, self.params, self.X[i:i + 1], self.T[i:i + 1], deviation, self.spec.lr)
+                for i in range(len(self.X))]
+        return {k: sum(r[k] for r in rows) for k in rows[0]}
+
+
+def _close(actual, predicted) -> bool:
+    a, p = np.asarray(actual, np.float64), np.asarray(predicted, np.float64)
+    if a.shape != p.shape or not np.all(np.isfinite(a)):
+        return False
+    return float(np.max(np.abs(a - p), initial=0.0)) <= MATCH_RTOL * max(float(np.max(np.abs(p), initial=0.0)), 1e-300)
+
+
+# --- constant factors ------------------------------------------------------------------------
+_SCALE_NAMES = {("two", 1): "scale_2", ("two", -1): "scale_half", ("N", 1): "scale_batch",
+                ("N", -1): "scale_inv_batch", ("K", 1): "scale_outputs", ("K", -1): "scale_inv_outputs",
+                ("lr", 1): "lr_twice", ("lr", -1): "lr_missing"}
+
+
+def _ratios(values: list[tuple[np.ndarray, np.ndarray]]) -> list[float] | None:
+    """Per trial, c with actual = c * expected, or None when no single c fits some trial."""
+    out = []
+    for a, e in values:
+        a, e = np.asarray(a, np.float64), np.asarray(e, np.float64)
+        ee = float(np.sum(e * e))
+        if a.shape != e.shape or ee == 0 or not np.all(np.isfinite(a)):
+            return None
+        c = float(np.sum(a * e)) / ee
+        if c == 0 or not _close(a, c * e):
+            return None
+        out.append(c)
+    return out
+
+
+def _name_factor(ratios: list[float], trials: list[Trial], with_lr: bool):
+    """Explain per-trial ratios as +-2^a N^b K^c lr^d (simplest first) or N/N0 (hard-coded
+    batch N0). Returns (causes, words) or None."""
+    sign = -1.0 if all(r < 0 for r in ratios) else 1.0
+    if any(r * sign <= 0 for r in ratios):
+        return None
+    mags = [abs(r) for r in ratios]
+    bases = {"two": [2.0] * len(trials), "N": [t.X.shape[0] for t in trials],
+             "K": [t.spec.sizes[-1] for t in trials], "lr": [t.spec.lr for t in trials]}
+    names = ["two", "N", "K"] + (["lr"] if with_lr else [])
+    combos = sorted(itertools.product((0, 1, -1), repeat=len(names)), key=lambda e: (sum(map(abs, e)), e))
+    for exps in combos:
+        pred = [math.prod(bases[n][i] ** x for n, x in zip(names, exps)) for i in range(len(trials))]
+        if all(abs(m - p) <= 1e-6 * p for m, p in zip(mags, pred)):
+            causes = [_SCALE_NAMES[(n, x)] for n, x in zip(names, exps) if x]
+            if sign < 0:
+                causes.append("sign")
+            return causes, " x ".join(_factor_word(n, x) for n, x in zip(names, exps) if x)
+    n0 = [n / m for n, m in zip(bases["N"], mags)]
+    if len(set(bases["N"])) > 1 and max(n0) - min(n0) <= 1e-6 * max(n0) and abs(n0[0] - round(n0[0])) < 1e-6 and round(n0[0]) >= 1:
+        return ["hardcoded_batch"] + (["sign"] if sign < 0 else []), f"N/{round(n0[0])}"
+    if len(set(round(m, 9) for m in mags)) == 1:
+        return ["constant_factor"] + (["sign"] if sign < 0 else []), f"{mags[0]:.6g}"
+    return None
+
+
+def _factor_word(name: str, exp: int) -> str:
+    word = {"two": "2", "N": "N (batch size)", "K": "K (outputs)", "lr": "lr"}[name]
+    return word if exp > 0 else f"1/{word}"
+
+
+# --- hints -----------------------------------------------------------------------------------
+def _hint(cause: str, spec: Spec, params=(), layer: int = 0, n0: str = "") -> str:
+    reduction = REDUCTIONS[spec.loss]
+    is_bias = all(p.startswith("b") for p in params)
+    return {
+        "scale_2": f"the loss is {reduction}; its derivative with respect to the output is "
+                   + ("(y - t) times the averaging factor: the 1/2 cancels the 2 of the square"
+                      if spec.loss.startswith("half") else "the averaging factor times (y - t), with no extra 2"),
+        "scale_half": f"the loss is {reduction}; d/dy of (y - t)^2 is 2(y - t): keep the 2",
+        "scale_batch": f"the loss is {reduction}: divide the output delta by the batch size N = X.shape[0]",
+        "scale_inv_batch": ("sum the deltas over the batch for the bias gradient (delta.sum(axis=0)), do not average"
+                            if is_bias else f"the loss is {reduction}: do not divide by the batch size"),
+        "scale_outputs": f"the loss is {reduction}: divide by N*K (output.size), not only by the batch size N",
+        "scale_inv_outputs": f"the loss is {reduction}: divide by the batch size only, not by the number of outputs",
+        "hardcoded_batch": f"the gradient is right only when the batch has {n0.split('/')[-1]} rows: use X.shape[0] "
+                           "instead of a fixed number",
+        "lr_twice": "the step was lr*lr*gradient: multiply by the learning rate once (in the update, not in the delta too)",
+        "lr_missing": "the step was the bare gradient: multiply it by the learning rate in the update",
+        "constant_factor": "the gradient has the right direction but the wrong size: check every constant in the "
+                           "output delta and the update",
+        "sign": "the update must go against the gradient: p -= lr * dL/dp (with error = y - t); check each sign",
+        "transposed": "a weight gradient has the layout of the weight: dW = a_prev.T @ delta, shape (in, out) "
+                      "for W in (in, out)",
+        "missing_act_deriv": f"multiply the delta coming into layer {layer} by its activation's derivative "
+                             f"({spec.activations[layer - 1]}'(z{layer})) before using it",
+        "deriv_at_activation": f"layer {layer}: a = sigmoid(z) is already activated; its derivative is a * (1 - a). "
+                               "sigmoid'(a) applies the sigmoid a second time",
+        "deriv_formula_on_z": f"layer {layer}: a * (1 - a) is the derivative written in terms of the activation a; "
+                              "you applied it to the pre-activation z",
+        "bias_not_reduced": "the bias gradient is the delta summed over the batch: db = delta.sum(axis=0), "
+                            "shape (n,), not one row per sample",
+        "stale_weights": f"compute every delta before changing any weight: the delta below layer {layer} used "
+                         f"W{layer} after its update",
+        "loss_not_grad": f"the loss is {reduction}: report that value; your gradients already are its gradients",
+        "forward": "fix the forward pass first (weights layout, bias, activations, output layer): gradients are "
+                   "only compared meaningfully once the output matches",
+        "unexplained": "compare your deltas with the chain rule layer by layer, starting at the output",
+    }[cause]
+
+
+# --- the diagnosis ---------------------------------------------------------------------------
+def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_failed: bool) -> Diagnosis:
+    """`trials`: float64 runs of the submission; `failing`: gradient names that mismatched in
+    some graded case; loss/forward_failed: those mismatched in some case."""
+    if not trials:
+        return Diagnosis(())
+    spec = trials[0].spec
+    if forward_failed:
+        return Diagnosis((Finding("forward", ("output",), "the output of the forward pass already differs",
+                                  _hint("forward", spec)),))
+    findings: list[Finding] = []
+    expected = [t.expected for t in trials]
+    left = [p for p in spec.param_names if p in failing]
+
+    def claim(cause, params, text, layer=0, n0=""):
+        findings.append(Finding(cause, tuple(params), text, _hint(cause, spec, params, layer, n0)))
+        for p in params:
+            left.remove(p)
+
+    # 1. structure: a transposed weight gradient, an unreduced bias gradient
+    for p in list(left):
+        got = [t.run.grads[p] for t in trials]
+        if p.startswith("W") and all(_close(np.asarray(g).T, e[p]) for g, e in zip(got, expected)):
+            claim("transposed", [p], "equals the transpose of the expected gradient")
+        elif p.startswith("b") and _unreduced(p, trials, expected):
+            claim("bias_not_reduced", [p], "holds per-sample values instead of their sum over the batch")
+    # 2. a deviation of the backward pass (the one explaining most parameters first)
+    candidates = []
+    for dev in model.deviations(spec):
+        if dev.kind == "stale_weights" and not trials[0].run.grads_from_update:
+            continue          # code that returns gradients cannot use weights it has not updated yet
+        predicted = [t.predict(dev) for t in trials]
+        hits = [p for p in left if all(_close(t.run.grads[p], pr[p]) for t, pr in zip(trials, predicted))
+                and any(not _close(pr[p], e[p]) for pr, e in zip(predicted, expected))]
+        if hits:
+            candidates.append((len(hits), dev, hits))
+    for _, dev, hits in sorted(candidates, key=lambda c: -c[0])[:1]:
+        cause = {"missing_slope": "missing_act_deriv", "slope_at_activation": "deriv_at_activation",
+                 "slope_formula_on_z": "deriv_formula_on_z", "stale_weights": "stale_weights"}[dev.kind]
+        claim(cause, hits, f"matches backprop with this bug at layer {dev.layer} in all {len(trials)} runs", dev.layer)
+    # 3. constant factors, grouped by the factor
+    by_factor: dict = {}
+    for p in list(left):
+        ratios = _ratios([(t.run.grads[p], e[p]) for t, e in zip(trials, expected)])
+        named = ratios and _name_factor(ratios, trials, trials[0].run.grads_from_update)
+        if named:
+            by_factor.setdefault((tuple(named[0]), named[1]), []).append(p)
+    for (causes, words), params in by_factor.items():
+        text = f"exactly {'-' if 'sign' in causes else ''}{words or '1'} times the expected gradient in all {len(trials)} runs"
+        claim(causes[0], params, text + (" (and the sign is flipped)" if len(causes) > 1 and "sign" in causes else ""),
+              n0=words)
+    if left:
+        claim("unexplained", list(left), "differs in a way no typical bug explains")
+    loss = _loss_finding(trials, spec, loss_failed, failing)
+    if loss:
+        findings.append(loss)
+    return Diagnosis(tuple(findings), _first_layer(spec, failing))
+
+
+def _unreduced(p: str, trials: list[Trial], expected: list[dict]) -> bool:
+    """Per-sample bias gradients returned as rows, or only the first sample's row."""
+    for t, e in zip(trials, expected):
+        g = np.asarray(t.run.grads[p], np.float64)
+        if g.ndim == 2 and g.shape[0] == t.X.shape[0] and _close(g.sum(axis=0).reshape(e[p].shape), e[p]):
+            continue
+        n = t.X.shape[0]
+        one = model.backprop(t.spec, t.params, t.X[:1], t.T[:1])[p]
+        if n > 1 and g.shape == e[p].shape and any(_close(g, one * f) for f in (1.0, 1.0 / n)):
+            continue
+        return False
+    return True
+
+
+def _loss_finding(trials: list[Trial], spec: Spec, loss_failed: bool, failing: set[str]) -> Finding | None:
+    if not loss_failed:
+        return None
+    ratios = _ratios([(t.run.loss, model.loss(t.spec, model.forward(t.spec, t.params, t.X), t.T)) for t in trials])
+    named = ratios and _name_factor(ratios, trials, with_lr=False)
+    seen = f"the reported loss is {named[1]} times the spec's" if named else "the reported loss differs from the spec's"
+    if failing:
+        return Finding("loss_not_grad" if named else "unexplained", ("loss",), seen + "; fix the gradients first",
+                       _hint("loss_not_grad", spec))
+    return Finding("loss_not_grad", ("loss",), seen + ", while the gradients are right: it is not the function "
+                   "whose gradient you return", _hint("loss_not_grad", spec))
+
+
+def _first_layer(spec: Spec, failing: set[str]) -> str:
+    layers = sorted({int(p[1:]) for p in failing if p[1:].isdigit()})
+    if not layers:
+        return ""
+    top = layers[-1]
+    where = "the output layer" if top == spec.n_layers else f"hidden layer {top}"
+    text = f"divergence starts at layer {top} ({where}: W{top}, b{top}), the first layer backprop computes that differs"
+    below = [i for i in layers if i < top]
+    if below:
+        text += f"; layer{'s' if len(below) > 1 else ''} {', '.join(map(str, below))} below it differ too " \
+                "(they receive its delta)"
+    elif top < spec.n_layers:
+        text += f"; the layers above it are right, so look at the delta passed down into layer {top}"
+    return text

@@ -1,0 +1,111 @@
+"""One child process with a wall-clock timeout and captured, truncated output.
+
+The child runs in its own session (process group), so a timeout kills everything it started;
+stdout and stderr are drained by threads as they come, keeping the first `limit` bytes and a
+short tail of each, so a flood of output neither blocks the child nor fills the parent's memory.
+The memory cap is set by the child itself (harness.student), before it imports student code.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+TAIL = 2000
+_live: set = set()
+_live_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Captured:
+    text: str              # the first `limit` bytes (and, when truncated, the last TAIL bytes)
+    total_bytes: int
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int | None
+    timed_out: bool
+    seconds: float
+    stdout: Captured
+    stderr: Captured
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.returncode is not None and self.returncode < 0:
+            try:
+                return signal.Signals(-self.returncode).name
+            except ValueError:
+                return f"signal {-self.returncode}"
+        return None
+
+
+class _Drain(threading.Thread):
+    def __init__(self, stream, limit: int):
+        super().__init__(daemon=True)
+        self.stream, self.limit = stream, limit
+        self.head, self.tail, self.total = bytearray(), b"", 0
+
+    def run(self):
+        while True:
+            chunk = self.stream.read1(65536)
+            if not chunk:
+                break
+            self.total += len(chunk)
+            room = max(self.limit - len(self.head), 0)
+            self.head += chunk[:room]
+            if len(chunk) > room:
+                self.tail = (self.tail + chunk[room:])[-TAIL:]
+
+    def captured(self) -> Captured:
+        after = self.total - len(self.head)          # bytes beyond the head; the tail keeps the last ones
+        skipped = after - len(self.tail)
+        text = self.head.decode("utf-8", "replace")
+        if skipped:
+            text += f"\n[... {skipped:,} bytes not shown ...]\n"
+        text += self.tail.decode("utf-8", "replace")
+        return Captured(text, self.total, after > 0)
+
+
+def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000) -> Finished:
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    with _live_lock:
+        _live.add(proc)
+    drains = [_Drain(proc.stdout, limit), _Drain(proc.stderr, limit)]
+    for d in drains:
+        d.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:                         # timeout, or the parent interrupted: nothing may outlive us
+        _kill_group(proc)
+        with _live_lock:
+            _live.discard(proc)
+    for d in drains:
+        d.join(timeout=5)
+    return Finished(None if timed_out else proc.returncode, timed_out, time.perf_counter() - start,
+                    drains[0].captured(), drains[1].captured())
+
+
+def kill_all() -> None:
+    """Kill every child still running (a batch was interrupted)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
