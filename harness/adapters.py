@@ -26,6 +26,10 @@ class AdapterError(RuntimeError):
     """The code does not behave as its adapter says (missing attribute, wrong return, ...)."""
 
 
+class ShapeError(AdapterError):
+    """The code changed the shape of a parameter."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str                    # canonical name: W1, b1, W2, b2, ...
@@ -201,9 +205,11 @@ def _unpack(value, returns: str, what: str):
 
 
 # --- running -------------------------------------------------------------------------------
-def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "numpy", module=None) -> Run:
+def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "numpy", module=None,
+                forward_only: bool = False) -> Run:
     """Drive the code once: load `params`, forward, loss, gradients and/or one update.
-    `module` reuses an already imported module (else adapter.module is imported)."""
+    `module` reuses an already imported module (else adapter.module is imported).
+    forward_only stops after the loss (grads and stepped are left empty)."""
     module = module if module is not None else load_module(adapter.module)
     notes: list[str] = []
     envs: list[tuple[dict, np.ndarray, np.ndarray]] = []
@@ -232,6 +238,8 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
     if loss is None:
         loss = np.asarray(spec_model.loss(spec, output.astype(np.float64), T.astype(np.float64)))
         notes.append("loss computed by the harness from the output (the code reports none)")
+    if forward_only:
+        return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads={}, stepped={}, notes=tuple(notes))
 
     def one_update(m, e):
         if adapter.lr_attr:
@@ -261,7 +269,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
             e = env_for(X[i:i + 1], T[i:i + 1])
             if "output" in _needs(adapter):
                 e["output"] = forward(m, e)[0]
-            after = one_update(m, e)
+            after = _same_shapes(loaded, one_update(m, e))
             for k in grads_sum:
                 grads_sum[k] += (loaded[k] - after[k]) / spec.lr
         if grads is None:
@@ -273,7 +281,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
             e = env_for(X, T)
             e["output"] = forward(model, e)[0]
             env = e
-        stepped = one_update(model, env)
+        stepped = _same_shapes(loaded, one_update(model, env))
         if grads is None:
             grads = {k: (loaded[k] - stepped[k]) / spec.lr for k in loaded}
             from_update = True
@@ -299,6 +307,14 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
     return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads=grads, stepped=stepped,
                notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed,
                own_step=own_step, mutated=mutated)
+
+
+def _same_shapes(before: dict, after: dict) -> dict:
+    for k, v in after.items():
+        if v.shape != before[k].shape:
+            hint = " (a transposed gradient?)" if v.shape == before[k].shape[::-1] else ""
+            raise ShapeError(f"the update changed the shape of {k} from {before[k].shape} to {v.shape}{hint}")
+    return after
 
 
 def _same(a, b) -> bool:

@@ -128,9 +128,10 @@ def step_tolerance(spec: Spec, base: Tolerance, mags: dict, ra: Run) -> dict:
             for name, p in ra.loaded.items()}
 
 
-def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, mags: dict) -> dict[str, Comparison]:
+def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, mags: dict,
+                 stages=STAGES) -> dict[str, Comparison]:
     out = {}
-    for stage in STAGES:
+    for stage in stages:
         ctx = Context(spec.name, spec.dtype, spec.seed, stage, a, b)
         stage_tol = {
             "forward": lambda: Tolerance(tol.rel, tol.extra_abs, magnitude=mags["output"]),

@@ -1,4 +1,4 @@
-"""Command line: `harness check`, `harness bench`, `harness list`.
+"""Command line: `harness check`, `harness grade`, `harness bench`, `harness list`.
 
 Exit codes: 0 everything passed, 1 a mismatch or a crash in the code under test, 2 a usage or
 environment error (bad option, unknown name, nothing could run). No tracebacks for user errors.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -70,7 +71,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description="Prove hand-written numpy backprop right "
                                 "against PyTorch and Keras, from the same initial weights.")
-    sub = p.add_subparsers(dest="command", metavar="{check,bench,list}")
+    sub = p.add_subparsers(dest="command", metavar="{check,grade,bench,list}")
     c = sub.add_parser("check", help="run the equivalence matrix (default: every spec, backend pair and dtype)")
     c.add_argument("--spec", default=",".join(SPECS), help=f"comma-separated specs (default: all: {', '.join(SPECS)})")
     c.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
@@ -85,6 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-fd", action="store_true", help="skip the finite-difference oracle")
     c.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
     c.add_argument("-v", "--verbose", action="store_true", help="print each backend's notes too")
+    g = sub.add_parser("grade", help="grade student submissions, each in its own sandboxed process",
+                       description="Grade submissions (files, or folders of them: one .py per student, or one "
+                                   "sub-folder per student) against an assignment. Exit 0 when every submission "
+                                   "passed, 1 when some did not, 2 on a usage error.")
+    g.add_argument("submissions", nargs="+", metavar="SUBMISSION", help=".py files or folders")
+    g.add_argument("--assignment", "-a", required=True, metavar="NAME|FILE",
+                   help="a built-in assignment (`harness list`) or an assignment .toml file")
+    g.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1,
+                   help="submissions graded in parallel (default: the number of CPUs)")
+    g.add_argument("--json", metavar="FILE", help="write every result as JSON (rewritten as each submission finishes)")
+    g.add_argument("--gradescope", metavar="PATH", help="write Gradescope results.json (one submission: this file; "
+                                                         "several: one <name>.json each in this folder)")
+    g.add_argument("--timeout", type=_positive_float, help="seconds per submission (default: the assignment's)")
+    g.add_argument("--memory", type=_int_at_least(256), metavar="MB", help="memory cap per submission (default: the assignment's)")
+    g.add_argument("--details", action="store_true", help="print the full report of every submission in a batch")
     b = sub.add_parser("bench", help="measure speed ratios side by side (see README)")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     b.add_argument("--repeat", type=_positive_int, default=3, help="repetitions per timing (default 3)")
@@ -131,7 +147,66 @@ def cmd_check(args) -> int:
     return report.exit_code
 
 
+def cmd_grade(args) -> int:
+    from .assignment import AssignmentError, load
+    from .grade import find_submissions, grade_many
+    from .grade_report import gradescope, line, render, to_dict, write_json_atomic
+
+    try:
+        assignment = load(args.assignment)
+    except AssignmentError as exc:
+        raise UsageError(str(exc)) from None
+    submissions = find_submissions(args.submissions, assignment)
+    if not submissions:
+        raise UsageError(f"no submissions found in {', '.join(args.submissions)} (looked for .py files)")
+    single = len(submissions) == 1
+    if args.gradescope and not single:
+        os.makedirs(args.gradescope, exist_ok=True)
+    graded, start, tty = [], time.perf_counter(), sys.stderr.isatty()
+
+    def document(complete: bool) -> dict:
+        return {"assignment": assignment.name, "assignment_source": assignment.source, "complete": complete,
+                "total": len(submissions), "graded": len(graded), "passed": sum(g.passed for g in graded),
+                "seconds": round(time.perf_counter() - start, 3), "submissions": [to_dict(g) for g in graded]}
+
+    try:
+        for g in grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory):
+            graded.append(g)
+            if args.json:
+                write_json_atomic(args.json, document(complete=len(graded) == len(submissions)))
+            if args.gradescope:
+                target = args.gradescope if single else os.path.join(args.gradescope, f"{_stem(g.submission)}.json")
+                write_json_atomic(target, gradescope(g))
+            if single or args.details:
+                print(render(g) + ("" if single else "\n"))
+            else:
+                if tty:
+                    print("\r\033[K", end="", file=sys.stderr)
+                print(f"[{len(graded):>{len(str(len(submissions)))}}/{len(submissions)}] {line(g)}", flush=True)
+                if tty and len(graded) < len(submissions):
+                    print(f"grading... {len(graded)}/{len(submissions)} done, {time.perf_counter() - start:.0f} s",
+                          end="", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        kept = f"; results of those are in {args.json}" if args.json and graded else ""
+        print(f"\ninterrupted: {len(graded)} of {len(submissions)} graded{kept}", file=sys.stderr)
+        raise
+    if not single:
+        passed = sum(g.passed for g in graded)
+        print(f"\n{passed} of {len(graded)} submissions passed ({assignment.name}) in {time.perf_counter() - start:.1f} s")
+    for path in filter(None, (args.json, args.gradescope)):
+        print(f"results written to {path}")
+    return 0 if all(g.passed for g in graded) else 1
+
+
+def _stem(submission: str) -> str:
+    path = os.path.normpath(submission)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    parent = os.path.basename(os.path.dirname(path))
+    return f"{parent}_{stem}" if parent and stem in ("submission", "main") else stem
+
+
 def cmd_list(args) -> int:
+    from .assignment import builtin_names, load
     print("specs:")
     for spec in SPECS.values():
         print(f"  {spec.name:12} {spec.description} (batch {spec.batch}, lr {spec.lr})")
@@ -139,6 +214,9 @@ def cmd_list(args) -> int:
     for name, info in backend_registry.BACKENDS.items():
         reason = backend_registry.missing_reason(name)
         print(f"  {name:12} {info.description}" + (f"  [unavailable: {reason}]" if reason else ""))
+    print("assignments (harness grade --assignment NAME):")
+    for name in builtin_names():
+        print(f"  {name:12} {load(name).title}")
     return 0
 
 
@@ -154,7 +232,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"check": cmd_check, "bench": cmd_bench, "list": cmd_list}[args.command](args)
+        return {"check": cmd_check, "grade": cmd_grade, "bench": cmd_bench, "list": cmd_list}[args.command](args)
     except (UsageError, SpecError) as exc:
         print(f"harness {args.command}: error: {exc}", file=sys.stderr)
         return 2

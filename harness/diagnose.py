@@ -41,6 +41,7 @@ CAUSES = {
     "stale_weights": "stale weights: a layer updated before the delta below it was computed",
     "loss_not_grad": "reported loss is not the function whose gradient is returned",
     "forward": "forward pass differs",
+    "nonfinite": "NaN or inf in the result",
     "unexplained": "no typical cause fits",
 }
 
@@ -188,6 +189,8 @@ def _hint(cause: str, spec: Spec, params=(), layer: int = 0, n0: str = "") -> st
         "loss_not_grad": f"the loss is {reduction}: report that value; your gradients already are its gradients",
         "forward": "fix the forward pass first (weights layout, bias, activations, output layer): gradients are "
                    "only compared meaningfully once the output matches",
+        "nonfinite": "look for 0/0, log(0), an overflowing exp, a division by a zero norm, or an array made with "
+                     "np.empty and never filled",
         "unexplained": "compare your deltas with the chain rule layer by layer, starting at the output",
     }[cause]
 
@@ -200,6 +203,9 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
         return Diagnosis(())
     spec = trials[0].spec
     if forward_failed:
+        if any(not np.all(np.isfinite(np.asarray(t.run.output, np.float64))) for t in trials):
+            return Diagnosis((Finding("nonfinite", ("output",), "the forward output contains NaN or inf",
+                                      _hint("nonfinite", spec)),))
         return Diagnosis((Finding("forward", ("output",), "the output of the forward pass already differs",
                                   _hint("forward", spec)),))
     findings: list[Finding] = []
@@ -211,7 +217,10 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
         for p in params:
             left.remove(p)
 
-    # 1. structure: a transposed weight gradient, an unreduced bias gradient
+    # 1. NaN/inf; structure: a transposed weight gradient, an unreduced bias gradient
+    nonfinite = [p for p in left if any(not np.all(np.isfinite(np.asarray(t.run.grads[p], np.float64))) for t in trials)]
+    if nonfinite:
+        claim("nonfinite", nonfinite, "contains NaN or inf where the expected gradient is finite")
     for p in list(left):
         got = [t.run.grads[p] for t in trials]
         if p.startswith("W") and all(_close(np.asarray(g).T, e[p]) for g, e in zip(got, expected)):
@@ -287,8 +296,8 @@ def _first_layer(spec: Spec, failing: set[str]) -> str:
     text = f"divergence starts at layer {top} ({where}: W{top}, b{top}), the first layer backprop computes that differs"
     below = [i for i in layers if i < top]
     if below:
-        text += f"; layer{'s' if len(below) > 1 else ''} {', '.join(map(str, below))} below it differ too " \
-                "(they receive its delta)"
+        text += (f"; layers {', '.join(map(str, below))} below it differ too (they receive its delta)" if len(below) > 1
+                 else f"; layer {below[0]} below it differs too (it receives its delta)")
     elif top < spec.n_layers:
         text += f"; the layers above it are right, so look at the delta passed down into layer {top}"
     return text

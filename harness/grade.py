@@ -24,14 +24,14 @@ from .check import compare_runs
 from .compare import default_tolerance
 from .diagnose import CAUSES, Diagnosis, Trial, diagnose
 from .params import init_params, make_batch
-from .run import Run
+from .run import STAGES, Run
 from .specs import Spec
 from .student import Problem, load_run, spec_to_json
 
 SLOW_IMPORT_S = 1.0
 STATUS_WORDS = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR", "api": "API MISMATCH",
                 "syntax": "SYNTAX ERROR", "import": "IMPORT ERROR", "timeout": "TIMEOUT", "memory": "OUT OF MEMORY",
-                "exit": "EXITED", "crashed": "CRASHED", "missing": "MISSING", "exception": "ERROR"}
+                "exit": "EXITED", "crashed": "CRASHED", "missing": "MISSING", "exception": "ERROR", "shape": "WRONG SHAPE"}
 
 
 @dataclass(frozen=True)
@@ -80,31 +80,40 @@ def expected_run(spec: Spec, params, X, T) -> Run:
                grads=g, stepped={k: p[k] - spec.lr * g[k] for k in p})
 
 
-def case_checks(case: Case, result, scoring: dict) -> tuple[list[Check], dict]:
-    """The checks of one case, and per check kind whether it failed (for the diagnosis)."""
+def case_checks(case: Case, result, scoring: dict, partial: Run | None = None) -> tuple[list[Check], dict]:
+    """The checks of one case, and per check kind whether it failed (for the diagnosis).
+    result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
     spec, w = case.spec, case.weight
     points = {"forward": scoring["forward"], "loss": scoring["loss"], "step": scoring["step"],
               "inputs unchanged": scoring["inputs"],
               **{f"gradient {p}": scoring["gradients"] / len(spec.param_names) for p in spec.param_names}}
     names = ["forward", "loss", *(f"gradient {p}" for p in spec.param_names)] + \
         (["step"] if scoring["step"] > 0 else []) + ["inputs unchanged"]
-    if isinstance(result, Problem):
-        return [Check(case.name, n, False, 0.0, w * points[n], case.visibility, result.text()) for n in names], {}
+    problem = result if isinstance(result, Problem) else None
+    run = partial if problem else result
+    messages = {n: [] for n in names}
+    if problem:
+        graded = ("forward", "loss") if run is not None else ()
+        for n in names:
+            if n not in graded:
+                messages[n].append(problem.text())
+    if run is None:
+        return [Check(case.name, n, False, 0.0, w * points[n], case.visibility, problem.text()) for n in names], {}
     params = init_params(spec)
     X, T = make_batch(spec)
-    comps = compare_runs(spec, "expected", expected_run(spec, params, X, T), "yours", result,
-                         default_tolerance(spec.dtype), model.error_magnitudes(spec, params, X, T))
-    messages = {n: [] for n in names}
+    comps = compare_runs(spec, "expected", expected_run(spec, params, X, T), "yours", run,
+                         default_tolerance(spec.dtype), model.error_magnitudes(spec, params, X, T),
+                         stages=("forward", "loss") if problem else STAGES)
     for stage, comp in comps.items():
         for m in comp.mismatches:
             key = f"gradient {m.name}" if stage == "gradients" else stage
             messages.setdefault(key, []).append(m.message())
-    if result.mutated:
-        messages["inputs unchanged"].append(f"the code modified {', '.join(result.mutated)} in place: callers' data "
+    if run.mutated:
+        messages["inputs unchanged"].append(f"the code modified {', '.join(run.mutated)} in place: callers' data "
                                             "changes under them; work on a copy")
     checks = [Check(case.name, n, not messages[n], 0.0 if messages[n] else w * points[n], w * points[n],
                     case.visibility, "\n".join(messages[n])) for n in names]
-    return checks, {n: bool(messages[n]) for n in names}
+    return checks, ({n: bool(messages[n]) for n in names} if not problem else {})
 
 
 # --- verdict -------------------------------------------------------------------------------
@@ -116,14 +125,15 @@ def plan(assignment: Assignment) -> dict[str, Spec]:
 
 
 def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Problem | None = None,
-             notes=(), stdout: str = "", stderr: str = "", seconds: float = 0.0) -> Graded:
-    """results: run id (see plan()) -> Run | Problem. A case with no entry did not get to run:
-    its checks fail with the fatal problem."""
+             notes=(), stdout: str = "", stderr: str = "", seconds: float = 0.0, partials: dict | None = None) -> Graded:
+    """results: run id (see plan()) -> Run | Problem; partials: run id -> forward-only Run of a
+    run that ended in a Problem. A case with no entry did not get to run: its checks fail with
+    the fatal problem."""
     runs = plan(assignment)
     missing = fatal or Problem("crashed", "the process ended before this case ran")
     checks, failed = [], {}
     for case in assignment.cases:
-        cs, f = case_checks(case, results.get(case.name, missing), assignment.scoring)
+        cs, f = case_checks(case, results.get(case.name, missing), assignment.scoring, (partials or {}).get(case.name))
         checks += cs
         for k, v in f.items():
             failed[k] = failed.get(k, False) or v
@@ -151,7 +161,8 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
         status, problem = "passed", ""
     else:
         status = "failed"
-        problem = "; ".join(f"{', '.join(f.params)}: {CAUSES[f.cause]}" for f in diagnosis.findings) \
+        problem = "; ".join([f"{', '.join(f.params)}: {CAUSES[f.cause]}" for f in diagnosis.findings] +
+                            [c.output for c in checks if c.name == "inputs unchanged" and not c.passed][:1]) \
             or "a check failed"
     return Graded(submission, assignment.name, status, problem, tuple(checks), diagnosis, tuple(note_list),
                   stdout, stderr, seconds)
@@ -183,20 +194,21 @@ def grade(submission: str, assignment: Assignment, timeout_s: float | None = Non
         (work / "job.json").write_text(json.dumps(job))
         done = sandbox.run([sys.executable, "-m", "harness.student", str(work / "job.json"), str(work)],
                            timeout_s=timeout_s, cwd=str(work / "cwd"), env=_child_env(submission), limit=output_limit)
-        results, fatal, notes, phase = _read_events(work)
+        results, partials, fatal, notes, phase = _read_events(work)
         if fatal is None and not phase.endswith("done"):
             fatal = _ended_early(done, phase, timeout_s, memory_mb)
         if done.stdout.truncated or done.stderr.truncated:
             notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
                             f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
                             "bytes of each stream")
-        return evaluate(assignment, submission, results, fatal, notes, done.stdout.text, done.stderr.text, done.seconds)
+        return evaluate(assignment, submission, results, fatal, notes, done.stdout.text, done.stderr.text, done.seconds,
+                        partials)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _read_events(work: Path):
-    results, fatal, notes, phase = {}, None, [], "starting"
+    results, partials, fatal, notes, phase = {}, {}, None, [], "starting"
     path = work / "events.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     for line in lines:
@@ -212,15 +224,16 @@ def _read_events(work: Path):
                          "(training at import time?); put it under `if __name__ == \"__main__\":`")
         elif kind == "fatal":
             fatal = Problem(**event["problem"])
+        elif kind == "partial":
+            partials[event["id"]] = load_run(work / f"{event['id']}.partial.npz", event)
         elif kind == "run":
             if event["ok"]:
-                meta = {k: event[k] for k in ("notes", "grads_from_update", "updates_summed", "own_step", "mutated")}
-                results[event["id"]] = load_run(work / f"{event['id']}.npz", meta)
+                results[event["id"]] = load_run(work / f"{event['id']}.npz", event)
             else:
                 results[event["id"]] = Problem(**event["problem"])
         elif kind == "done":
             phase = "done"
-    return results, fatal, notes, phase
+    return results, partials, fatal, notes, phase
 
 
 def _ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb: int) -> Problem:

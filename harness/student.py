@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .adapters import Adapter, AdapterError, load_module, run_adapter
+from .adapters import Adapter, AdapterError, ShapeError, load_module, run_adapter
 from .params import init_params, make_batch
 from .run import Run
 from .specs import Spec
@@ -35,8 +35,8 @@ _HARNESS_DIR = str(Path(__file__).parent)
 
 @dataclass(frozen=True)
 class Problem:
-    """Why there is no result: kind is one of syntax, import, exception, api, exit, memory,
-    timeout, crashed, missing."""
+    """Why there is no result: kind is one of syntax, import, exception, api (not the API the
+    assignment describes), shape, exit, memory, timeout, crashed, missing."""
     kind: str
     message: str
     where: str = ""      # file:line in the student's code, when known
@@ -55,6 +55,8 @@ def describe(exc: BaseException, submission: str) -> Problem:
         return Problem("exit", f"the code called sys.exit({exc.code!r}); grading code must not exit")
     if isinstance(exc, MemoryError):
         return Problem("memory", f"MemoryError: {exc or 'out of memory'} (the memory limit was reached)")
+    if isinstance(exc, ShapeError):
+        return Problem("shape", str(exc))
     if isinstance(exc, AdapterError):
         return Problem("api", str(exc))
     frames = traceback.extract_tb(exc.__traceback__)
@@ -71,7 +73,8 @@ def describe(exc: BaseException, submission: str) -> Problem:
 
 def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
     """Import the submission, then run every spec in `runs`. Yields ("phase", text),
-    ("imported", seconds), ("run", id, Run | Problem), ("fatal", Problem)."""
+    ("imported", seconds), ("run", id, Run | Problem), ("partial", id, Run) after a Problem
+    when the forward pass and loss alone still run, and ("fatal", Problem)."""
     folder = str(Path(submission).resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)          # the submission may import its own helper modules
@@ -91,10 +94,14 @@ def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
         params = init_params(spec)
         X, T = make_batch(spec)
         try:
-            result = run_adapter(adapter, spec, params, X, T, backend="submission", module=module)
+            yield "run", run_id, run_adapter(adapter, spec, params, X, T, backend="submission", module=module)
+            continue
         except BaseException as exc:         # noqa: BLE001
-            result = describe(exc, submission)
-        yield "run", run_id, result
+            yield "run", run_id, describe(exc, submission)
+        try:                                 # what still works earns its points
+            yield "partial", run_id, run_adapter(adapter, spec, params, X, T, "submission", module, forward_only=True)
+        except BaseException:                # noqa: BLE001 - the problem is already reported
+            pass
 
 
 # --- the child process ---------------------------------------------------------------------
@@ -149,7 +156,9 @@ def child_main(argv) -> int:
         adapter = load(job["assignment"]).adapter_for(job["submission"])
         runs = {rid: spec_from_json(s) for rid, s in job["runs"].items()}
         for event in drive(adapter, job["submission"], runs):
-            if event[0] == "run":
+            if event[0] == "partial":
+                emit(event="partial", id=event[1], **save_run(event[2], out / f"{event[1]}.partial.npz"))
+            elif event[0] == "run":
                 _, run_id, result = event
                 if isinstance(result, Run):
                     try:

@@ -1,0 +1,101 @@
+"""Rendering grades: the terminal report, one progress line per submission, JSON, and
+Gradescope's results.json. Messages come from the one comparison (harness.compare) and the
+diagnosis; nothing is reformatted here beyond layout."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .diagnose import CAUSES
+from .grade import STATUS_WORDS, Graded
+
+SHOWN_OUTPUT = 1500
+
+
+def _short(check_name: str) -> str:
+    return check_name.replace("gradient ", "").replace("inputs unchanged", "inputs")
+
+
+def line(g: Graded) -> str:
+    """One line: name, verdict, score, and the cause or problem."""
+    why = g.problem.splitlines()[0] if g.problem else ""
+    return f"{g.submission}  {STATUS_WORDS[g.status]}  {g.score:g}/{g.max_score:g}" + (f"  {why}" if why else "")
+
+
+def render(g: Graded, show_hidden: bool = True) -> str:
+    out = [f"{g.submission} | assignment {g.assignment} | {STATUS_WORDS[g.status]} | {g.score:g} / {g.max_score:g} "
+           f"| {g.seconds:.1f} s"]
+    if g.status != "passed" and g.status != "failed":
+        out.append(f"  {STATUS_WORDS[g.status]}: {g.problem}")
+    cases = list(dict.fromkeys(c.case for c in g.checks))
+    width = max(len(c) for c in cases) + 12 if cases else 0
+    for case in cases:
+        cs = [c for c in g.checks if c.case == case]
+        label = f"{case} ({cs[0].visibility})"
+        cells = "  ".join(f"{_short(c.name)} {'PASS' if c.passed else 'FAIL'}" for c in cs)
+        out.append(f"  {label.ljust(width)}  {cells}   {sum(c.score for c in cs):g}/{sum(c.max_score for c in cs):g}")
+    if g.diagnosis.findings:
+        out.append("Diagnosis:")
+        out += ["  " + m for m in g.diagnosis.message().splitlines()]
+    shown = [c for c in g.checks if not c.passed and c.output and (show_hidden or c.visibility == "visible")]
+    first_case = shown[0].case if shown else None
+    details = list(dict.fromkeys(c.output for c in shown if c.case == first_case))
+    if details and g.status == "failed":
+        out.append(f"Mismatches in case {first_case!r}:")
+        out += ["  " + ln for d in details for ln in d.splitlines()]
+    if g.notes:
+        out.append("Notes:")
+        out += [f"  - {n}" for n in g.notes]
+    for name, text in (("stdout", g.stdout), ("stderr", g.stderr)):
+        if text.strip():
+            body = text if len(text) <= SHOWN_OUTPUT else text[:SHOWN_OUTPUT] + f"\n[... {len(text) - SHOWN_OUTPUT:,} more characters in --json ...]"
+            out.append(f"Output of the code ({name}):")
+            out += ["  | " + ln for ln in body.rstrip().splitlines()]
+    return "\n".join(out)
+
+
+def to_dict(g: Graded) -> dict:
+    return {
+        "submission": g.submission, "assignment": g.assignment, "status": g.status, "score": g.score,
+        "max_score": g.max_score, "problem": g.problem, "seconds": round(g.seconds, 3),
+        "checks": [{"case": c.case, "name": c.name, "passed": c.passed, "score": c.score, "max_score": c.max_score,
+                    "visibility": c.visibility, "output": c.output} for c in g.checks],
+        "diagnosis": {"primary": g.diagnosis.primary, "first_layer": g.diagnosis.first_layer,
+                      "findings": [{"cause": f.cause, "summary": CAUSES[f.cause], "params": list(f.params),
+                                    "text": f.text, "hint": f.hint} for f in g.diagnosis.findings]},
+        "notes": list(g.notes), "stdout": g.stdout, "stderr": g.stderr,
+    }
+
+
+def gradescope(g: Graded) -> dict:
+    """Gradescope's results.json: one test per check, the case's visibility, partial credit."""
+    tests = []
+    for c in g.checks:
+        output = c.output
+        related = [f.message() for f in g.diagnosis.findings
+                   if c.name.replace("gradient ", "") in f.params or (c.name in ("loss", "forward") and
+                                                                       c.name in f.params + ("output",))]
+        if not c.passed and related:
+            output = "\n".join(related) + ("\n\n" + output if output else "")
+        tests.append({"name": f"{c.case}: {c.name}", "score": c.score, "max_score": c.max_score,
+                      "status": "passed" if c.passed else "failed", "visibility": c.visibility, "output": output})
+    summary = [f"{STATUS_WORDS[g.status]}: {g.score:g} / {g.max_score:g}"]
+    if g.problem:
+        summary.append(g.problem)
+    if g.diagnosis.findings:
+        summary += ["", "Diagnosis:", g.diagnosis.message()]
+    if g.notes:
+        summary += ["", "Notes:"] + [f"- {n}" for n in g.notes]
+    if g.stdout.strip() or g.stderr.strip():
+        summary += ["", "Output of your code:", (g.stdout + g.stderr)[:SHOWN_OUTPUT]]
+    return {"score": g.score, "max_score": g.max_score, "execution_time": round(g.seconds, 3),
+            "output": "\n".join(summary), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def write_json_atomic(path: str | Path, data) -> None:
+    """Write so that the file is always either the old or the new complete document."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
