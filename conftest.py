@@ -33,3 +33,19 @@ def require_backend(request):
         return name
 
     return require
+
+
+REPORTS_KEY = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def terminal_report(request):
+    """Append text to print in pytest's terminal summary (e.g. the diagnosis confusion table)."""
+    return request.config.stash.setdefault(REPORTS_KEY, [])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for text in config.stash.get(REPORTS_KEY, []):
+        terminalreporter.write_line("")
+        for line in text.splitlines():
+            terminalreporter.write_line(line)

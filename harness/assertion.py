@@ -62,3 +62,18 @@ def assert_backprop(code: Adapter | str, spec: str | None = None, style: str | N
     if not any(r.expected != FD and r.status == "PASS" for r in report.rows):
         raise BackendsUnavailable(details(report) or "no framework was asked for")
     return report
+
+
+def assert_graded(submission: str, assignment: str, min_score: float | None = None, **grade_kwargs):
+    """Grade `submission` (sandboxed, like `harness grade`) against an assignment (a built-in
+    name or a .toml path); raise AssertionError with the full report unless it passed (or, with
+    min_score, scored at least that). Returns the Graded result."""
+    __tracebackhide__ = True
+    from .assignment import load
+    from .grade import grade
+    from .grade_report import render
+    g = grade(str(submission), load(str(assignment)), **grade_kwargs)
+    ok = g.passed if min_score is None else g.score >= min_score
+    if not ok:
+        raise AssertionError(render(g))
+    return g

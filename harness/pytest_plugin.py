@@ -1,8 +1,11 @@
 """pytest plugin (entry point `pytest11`): after `pip install backprop-harness`, a course repo's
-tests get the `backprop_check` fixture:
+tests get two fixtures:
 
-    def test_my_net(backprop_check):
+    def test_my_net(backprop_check):          # compare with torch/keras and finite differences
         backprop_check("my_net.py", style="relu_mse")
+
+    def test_submission(backprop_grade):      # grade it, sandboxed, as `harness grade` does
+        backprop_grade("my_net.py", assignment="relu_mse")
 
 Options: --backprop-backends torch,keras   --backprop-seed N   --backprop-dtype float64|float32
 Frameworks that are missing are skipped with the reason; if none is left, the test is skipped.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from .assertion import BackendsUnavailable, assert_backprop
+from .assertion import BackendsUnavailable, assert_backprop, assert_graded
 
 
 def pytest_addoption(parser):
@@ -38,3 +41,13 @@ def backprop_check(request):
             pytest.skip(f"no framework to compare with: {exc}")
 
     return check
+
+
+@pytest.fixture
+def backprop_grade():
+    """Call with (submission_path, assignment=NAME|FILE, min_score=None, timeout_s=..., memory_mb=...);
+    fails with the grader's full report (diagnosis and hints included) unless it passed."""
+    def grade(submission, assignment, **kwargs):
+        __tracebackhide__ = True
+        return assert_graded(submission, assignment, **kwargs)
+    return grade

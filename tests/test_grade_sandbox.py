@@ -1,0 +1,132 @@
+"""Submissions that misbehave (tests/submissions/), graded in one parallel batch: each gets its
+own clear verdict, the grader never crashes, and the correct one in the same batch passes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.assignment import load
+from harness.grade import grade, grade_many
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+TIMEOUT_S = 6
+
+# file -> (status, fragments of the problem text)
+VERDICTS = {
+    "good": ("passed", []),
+    "trains_at_import_briefly": ("passed", []),
+    "floods_output": ("passed", []),
+    "trains_at_import_forever": ("timeout", ["while importing the module", "__main__"]),
+    "endless_loop": ("timeout", [f"timed out after {TIMEOUT_S} s", "while running"]),
+    "memory_bomb": ("memory", ["MemoryError", "memory limit"]),
+    "calls_sys_exit": ("exit", ["sys.exit(3)"]),
+    "calls_os_exit": ("exit", ["exited with code 7"]),
+    "syntax_error": ("syntax", ["SyntaxError", "syntax_error.py:30"]),
+    "raises": ("exception", ["KeyError: 'lr'", "raises.py:32", "scale = {}['lr']"]),
+    "missing_module": ("import", ["No module named 'backprop_helpers_that_do_not_exist'", "missing_module.py:1"]),
+    "returns_none": ("api", ["forward returned None"]),
+    "renamed_attribute": ("api", ["cannot find 'w_hidden'"]),
+    "wrong_shape": ("shape", ["changed the shape of W2 from (4, 1) to (4, 4)"]),
+    "nan": ("failed", ["NaN or inf"]),
+    "mutates_input": ("failed", ["modified T in place"]),
+    "segfault": ("crashed", ["SIGSEGV"]),
+}
+
+
+@pytest.fixture(scope="module")
+def batch():
+    paths = sorted(str(p) for p in SUBMISSIONS.glob("*.py"))
+    assert {Path(p).stem for p in paths} == set(VERDICTS)
+    return {Path(g.submission).stem: g for g in grade_many(paths, load("xor"), jobs=2, timeout_s=TIMEOUT_S,
+                                                             memory_mb=1024)}
+
+
+@pytest.mark.parametrize("name", list(VERDICTS))
+def test_each_misbehaviour_gets_its_own_verdict(name, batch):
+    g = batch[name]
+    status, fragments = VERDICTS[name]
+    assert g.status == status, f"{name}: {g.status}: {g.problem}"
+    for fragment in fragments:
+        assert fragment in g.problem, f"{name}: {fragment!r} not in {g.problem!r}"
+    if status == "passed":
+        assert g.score == g.max_score == 30
+    else:
+        assert g.score < g.max_score
+
+
+def test_partial_credit_survives_a_crash_in_the_update(batch):
+    """`raises` fails in backward(): its forward pass and loss still earn their points."""
+    checks = {(c.case, c.name): c for c in batch["raises"].checks}
+    assert all(checks[(case, n)].passed for case, n in checks if n in ("forward", "loss"))
+    assert not any(c.passed for (case, n), c in checks.items() if n.startswith("gradient"))
+    assert batch["raises"].score == 6
+
+
+def test_import_time_work_is_reported(batch):
+    assert any("importing the module took" in n and "__main__" in n for n in batch["trains_at_import_briefly"].notes)
+    assert "trained:" in batch["trains_at_import_briefly"].stdout
+
+
+def test_output_flood_is_truncated(batch):
+    g = batch["floods_output"]
+    assert any("truncated" in n for n in g.notes)
+    assert len(g.stdout) < 25_000 and "bytes not shown" in g.stdout
+
+
+def test_nan_is_diagnosed(batch):
+    assert batch["nan"].diagnosis.primary == "nonfinite"
+
+
+def test_input_mutation_costs_only_its_own_check(batch):
+    failed = [c for c in batch["mutates_input"].checks if not c.passed]
+    assert failed and all(c.name == "inputs unchanged" for c in failed)
+
+
+def test_missing_file_is_a_verdict_not_a_crash(tmp_path):
+    g = grade(str(tmp_path / "nope.py"), load("xor"))
+    assert g.status == "missing" and "no such file" in g.problem and g.score == 0
+
+
+def test_interrupted_batch_keeps_what_it_graded(tmp_path):
+    """SIGINT mid-batch: exit promptly, the hanging child is killed, finished results are kept."""
+    for name in ("endless_loop", "good"):
+        (tmp_path / f"{name}.py").write_text((SUBMISSIONS / f"{name}.py").read_text())
+    out = tmp_path / "results.json"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "grade", str(tmp_path), "-a", "xor", "-j", "2",
+                             "--timeout", "120", "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out.exists() and json.loads(out.read_text())["graded"] >= 1):
+        time.sleep(0.1)
+    assert out.exists(), "no result was written while the batch ran"
+    proc.send_signal(signal.SIGINT)
+    start = time.time()
+    _, err = proc.communicate(timeout=30)
+    assert time.time() - start < 15
+    assert proc.returncode == 2 and "interrupted: 1 of 2 graded" in err
+    doc = json.loads(out.read_text())
+    assert doc["complete"] is False and [s["status"] for s in doc["submissions"]] == ["passed"]
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_children_do_not_outlive_a_timeout(tmp_path):
+    """A submission that starts its own child process: the timeout kills the whole group."""
+    marker = tmp_path / "alive"
+    (tmp_path / "child.py").write_text(f"import pathlib, time\nwhile True:\n    pathlib.Path({str(marker)!r}).touch()\n"
+                                       "    time.sleep(0.2)\n")
+    code = (SUBMISSIONS / "good.py").read_text() + (
+        f"\nimport subprocess, sys\nsubprocess.Popen([sys.executable, {str(tmp_path / 'child.py')!r}])\n"
+        "while True:\n    pass\n")
+    (tmp_path / "spawner.py").write_text(code)
+    g = grade(str(tmp_path / "spawner.py"), load("xor"), timeout_s=3)
+    assert g.status == "timeout"
+    assert marker.exists(), "the submission's child never ran: this test proves nothing"
+    time.sleep(0.5)
+    marker.unlink()
+    time.sleep(1.0)
+    assert not marker.exists(), "the submission's own child survived the timeout"
