@@ -236,7 +236,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
     if adapter.loss is not None:
         _, loss = _unpack(_call(model, module, adapter.loss, env), "loss", adapter.loss.target)
     if loss is None:
-        loss = np.asarray(spec_model.loss(spec, output.astype(np.float64), T.astype(np.float64)))
+        loss = np.asarray(spec_model.loss(spec, output.astype(np.float64), T.astype(np.float64)), output.dtype)
         notes.append("loss computed by the harness from the output (the code reports none)")
     if forward_only:
         return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads={}, stepped={}, notes=tuple(notes))

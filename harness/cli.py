@@ -175,7 +175,7 @@ def cmd_grade(args) -> int:
             if args.json:
                 write_json_atomic(args.json, document(complete=len(graded) == len(submissions)))
             if args.gradescope:
-                target = args.gradescope if single else os.path.join(args.gradescope, f"{_stem(g.submission)}.json")
+                target = args.gradescope if single else os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
                 write_json_atomic(target, gradescope(g))
             if single or args.details:
                 print(render(g) + ("" if single else "\n"))
@@ -198,11 +198,13 @@ def cmd_grade(args) -> int:
     return 0 if all(g.passed for g in graded) else 1
 
 
-def _stem(submission: str) -> str:
-    path = os.path.normpath(submission)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    parent = os.path.basename(os.path.dirname(path))
-    return f"{parent}_{stem}" if parent and stem in ("submission", "main") else stem
+def _stem(submission: str, submissions) -> str:
+    """A file name for one submission's results: its path below the folder all share."""
+    paths = [os.path.abspath(p) for p in submissions]
+    base = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0])
+    base = base if os.path.isdir(base) else os.path.dirname(base)
+    rel = os.path.relpath(os.path.abspath(submission), base)
+    return os.path.splitext(rel)[0].replace(os.sep, "_")
 
 
 def cmd_list(args) -> int:

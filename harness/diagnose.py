@@ -133,6 +133,8 @@ def _name_factor(ratios: list[float], trials: list[Trial], with_lr: bool):
              "K": [t.spec.sizes[-1] for t in trials], "lr": [t.spec.lr for t in trials]}
     names = ["two", "N", "K"] + (["lr"] if with_lr else [])
     combos = sorted(itertools.product((0, 1, -1), repeat=len(names)), key=lambda e: (sum(map(abs, e)), e))
+    if sign > 0:
+        combos = combos[1:]          # a factor of exactly 1 explains nothing
     for exps in combos:
         pred = [math.prod(bases[n][i] ** x for n, x in zip(names, exps)) for i in range(len(trials))]
         if all(abs(m - p) <= 1e-6 * p for m, p in zip(mags, pred)):
@@ -143,7 +145,7 @@ def _name_factor(ratios: list[float], trials: list[Trial], with_lr: bool):
     n0 = [n / m for n, m in zip(bases["N"], mags)]
     if len(set(bases["N"])) > 1 and max(n0) - min(n0) <= 1e-6 * max(n0) and abs(n0[0] - round(n0[0])) < 1e-6 and round(n0[0]) >= 1:
         return ["hardcoded_batch"] + (["sign"] if sign < 0 else []), f"N/{round(n0[0])}"
-    if len(set(round(m, 9) for m in mags)) == 1:
+    if len(set(round(m, 9) for m in mags)) == 1 and (sign < 0 or abs(mags[0] - 1) > 1e-6):
         return ["constant_factor"] + (["sign"] if sign < 0 else []), f"{mags[0]:.6g}"
     return None
 

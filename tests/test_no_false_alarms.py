@@ -1,15 +1,25 @@
 """Correct code is never flagged: random sizes, batches, seeds, dtypes and learning rates, with
-the default tolerances. Derandomized, so a failure reproduces; the failing example is printed."""
+the default tolerances, by the check matrix and by the grader. Derandomized, so a failure
+reproduces; the failing example is printed."""
+import dataclasses
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import reference_impls
 from harness import backends
+from harness.assignment import Case, load
+from harness.grade import evaluate, plan
+from harness.grade_report import render
+from harness.student import drive
 from harness.check import check_spec
 from harness.specs import SPECS, get_spec
 
 from .helpers import explain
 
+REF_DIR = Path(reference_impls.__file__).parent
 WITH = [b for b in ("torch", "keras") if not backends.missing_reason(b)]
 
 
@@ -27,3 +37,21 @@ def test_correct_reference_nets_pass_everywhere(name, n_in, n_hidden, n_out, bat
 @pytest.mark.skipif(not WITH, reason="no framework installed: torch or keras needed for this test")
 def test_frameworks_were_part_of_the_sweep():
     assert WITH
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(list(SPECS)), n_in=st.integers(1, 9), n_hidden=st.integers(1, 9),
+       n_out=st.integers(2, 6), batch=st.integers(1, 7), seed=st.integers(0, 2**31),
+       dtype=st.sampled_from(["float64", "float32"]), lr=st.sampled_from([0.01, 0.1, 0.5, 1.0]))
+def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batch, seed, dtype, lr):
+    """The grading path (student driver, one comparison against model.backprop, scoring,
+    diagnosis probes) in-process, on the reference nets as submissions of their own style."""
+    assignment = load(name)
+    out = 1 if assignment.spec.sizes[-1] == 1 else n_out
+    spec = assignment.spec.replace(sizes=(n_in, n_hidden, out), batch=batch, seed=seed, dtype=dtype, lr=lr)
+    assignment = dataclasses.replace(assignment, cases=(Case("generated", spec),))
+    submission = str(REF_DIR / f"{name}.py")
+    results = {e[1]: e[2] for e in drive(assignment.adapter_for(submission), submission, plan(assignment))
+               if e[0] == "run"}
+    g = evaluate(assignment, submission, results)
+    assert g.status == "passed", f"{spec.label()} lr {lr}\n{render(g)}"

@@ -1,0 +1,107 @@
+"""What the grader writes: terminal report, JSON rewritten after each submission, Gradescope
+results.json with partial credit and per-case visibility; the CLI's exit codes and errors."""
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.assignment import load
+from harness.cli import main
+from harness.grade import grade
+from harness.grade_report import gradescope, render
+
+from .mutant_catalog import MUTANTS
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+
+
+@pytest.fixture(scope="module")
+def no_2(tmp_path_factory):
+    """relu_mse without the 2 of the MSE derivative: every gradient half the size."""
+    folder = tmp_path_factory.mktemp("no2")
+    mutant = next(m for m in MUTANTS if m.id == "relu_no_2")
+    return grade(str(mutant.write(folder)), load("relu_mse"))
+
+
+def test_gradescope_results_have_partial_credit_and_visibility(no_2):
+    r = gradescope(no_2)
+    assert r["max_score"] == 30 and r["score"] == 9            # forward, loss, inputs: 1 point each, 3 cases
+    assert r["score"] == sum(t["score"] for t in r["tests"])
+    assert r["max_score"] == pytest.approx(sum(t["max_score"] for t in r["tests"]))
+    assert len(r["tests"]) == 3 * 7
+    hidden = [t for t in r["tests"] if t["name"].startswith("other seed and batch:")]
+    assert hidden and all(t["visibility"] == "hidden" for t in hidden)
+    assert all(t["visibility"] == "visible" for t in r["tests"] if t not in hidden)
+    w1 = next(t for t in r["tests"] if t["name"] == "default sizes: gradient W1")
+    assert w1["status"] == "failed" and w1["score"] == 0 and w1["max_score"] == pytest.approx(7 / 4)
+    assert "gradient half the size" in w1["output"] and "keep the 2" in w1["output"]
+    assert "Mismatched elements" in w1["output"]
+    assert "Diagnosis" in r["output"] and json.dumps(r)
+
+
+def test_terminal_report_names_cause_hint_and_layer(no_2):
+    text = render(no_2)
+    assert "FAILED | 9 / 30" in text
+    assert "W1, b1, W2, b2: gradient half the size" in text and "hint:" in text
+    assert "divergence starts at layer 2" in text
+    assert "Greatest absolute difference" in text
+
+
+def test_cli_single_submission_with_gradescope_file(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    code = main(["grade", str(SUBMISSIONS / "good.py"), "--assignment", "xor", "--gradescope", str(out)])
+    assert code == 0
+    r = json.loads(out.read_text())
+    assert r["score"] == r["max_score"] == 30 and all(t["status"] == "passed" for t in r["tests"])
+    assert "PASSED | 30 / 30" in capsys.readouterr().out
+
+
+def test_cli_batch_writes_json_and_one_gradescope_file_each(tmp_path, capsys):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name in ("good", "nan", "syntax_error"):
+        (folder / f"{name}.py").write_text((SUBMISSIONS / f"{name}.py").read_text())
+    student = folder / "alice"                     # a per-student folder with one .py file
+    student.mkdir()
+    (student / "net.py").write_text((SUBMISSIONS / "good.py").read_text())
+    code = main(["grade", str(folder), "-a", "xor", "-j", "2", "--json", str(tmp_path / "all.json"),
+                 "--gradescope", str(tmp_path / "gs")])
+    assert code == 1
+    doc = json.loads((tmp_path / "all.json").read_text())
+    assert doc["complete"] and doc["graded"] == doc["total"] == 4 and doc["passed"] == 2
+    by = {Path(s["submission"]).stem: s for s in doc["submissions"]}
+    assert by["nan"]["diagnosis"]["primary"] == "nonfinite" and by["syntax_error"]["status"] == "syntax"
+    assert sorted(p.name for p in (tmp_path / "gs").iterdir()) == ["alice_net.json", "good.json", "nan.json",
+                                                                   "syntax_error.json"]
+    out = capsys.readouterr().out
+    assert "[4/4]" in out and "2 of 4 submissions passed" in out
+
+
+def test_cli_usage_errors_exit_2_with_valid_choices(tmp_path, capsys):
+    assert main(["grade", str(SUBMISSIONS / "good.py"), "-a", "xr"]) == 2
+    assert "unknown assignment 'xr'; built-in: linear_221, relu_mse, sigmoid_mse, softmax_ce, xor" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["grade", str(tmp_path / "empty"), "-a", "xor"]) == 2
+    assert "no submissions found" in capsys.readouterr().err
+
+
+def test_cli_lists_the_builtin_assignments(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "assignments (harness grade --assignment NAME):" in out and "softmax_ce" in out
+
+
+def test_pytest_route_for_course_repos(pytester):
+    pytester.makepyfile(f"""
+        import pytest
+
+        def test_good(backprop_grade):
+            g = backprop_grade({str(SUBMISSIONS / 'good.py')!r}, assignment="xor")
+            assert g.score == 30
+
+        def test_nan(backprop_grade):
+            backprop_grade({str(SUBMISSIONS / 'nan.py')!r}, assignment="xor")
+    """)
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*NaN or inf in the result*", "*hint: look for 0/0*"])
