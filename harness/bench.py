@@ -3,6 +3,11 @@
 check_over_import_floor        wall of `python -m harness check` (fresh process) / wall of a fresh
                                process that only imports the frameworks that check uses
 directional_ms_784_500_10      directional finite-difference proof of a 784-500-10 net's gradients
+grade_overhead_s               wall of grading one reference net (sandboxed child, 3 cases + 3 probes,
+                               comparison, scoring) minus a fresh process importing numpy, the only
+                               framework the child imports; mean over the five built-in assignments
+grade_100_wall_s               wall of grading 100 submissions (20 copies of each reference net) with
+                               --jobs = the number of CPUs
 directional_speedup_vs_full_fd full central differences on 784-500-10 / the directional proof. The
                                full run (795,020 loss evaluations) is extrapolated, not run: the
                                cost of one loss evaluation on 784-500-10 times the count, a model
@@ -90,10 +95,46 @@ def directional_figures(repeat: int) -> dict:
     }
 
 
+def grade_figures(repeat: int) -> dict:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import reference_impls
+
+    from .assignment import builtin_names, load
+    from .grade import grade, grade_many
+
+    ref_dir = Path(reference_impls.__file__).parent
+    floor = min(_fresh(["-c", "import numpy"], dict(os.environ)) for _ in range(repeat))
+    names = builtin_names()
+    per = {n: _best(lambda n=n: grade(str(ref_dir / f"{n}.py"), load(n)), repeat) for n in names}
+    work = Path(tempfile.mkdtemp(prefix="bph-bench-"))
+    jobs = os.cpu_count() or 1
+    try:
+        batches = {}
+        for n in names:
+            (work / n).mkdir()
+            batches[n] = [str(work / n / f"student_{i:02d}.py") for i in range(20)]
+            for path in batches[n]:
+                shutil.copy(ref_dir / f"{n}.py", path)
+        t = time.perf_counter()
+        graded = [g for n in names for g in grade_many(batches[n], load(n), jobs=jobs)]
+        wall = time.perf_counter() - t
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not all(g.passed for g in graded):
+        raise RuntimeError("a reference net failed its own assignment during the benchmark")
+    return {"grade_overhead_s": sum(per.values()) / len(per) - floor, "grade_submission_s": sum(per.values()) / len(per),
+            "grade_numpy_import_floor_s": floor, "grade_100_wall_s": wall, "grade_100_jobs": jobs,
+            "grade_100_per_submission_s": wall / len(graded)}
+
+
 def run_bench(json_path: str | None = None, repeat: int = 3) -> int:
     print(f"harness bench: best of {repeat}; ratios are measured side by side in this run")
     figures = {}
     figures.update(directional_figures(repeat))
+    figures.update(grade_figures(repeat))
     figures.update(check_over_import_floor(repeat))
     width = max(map(len, figures))
     for key, value in figures.items():

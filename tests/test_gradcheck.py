@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from harness import gradcheck
+from harness import backends, gradcheck, model
 from harness.adapters import run_adapter
 from harness.assignment import reference_adapter
 from harness.params import init_params, make_batch
-from harness.specs import get_spec
+from harness.specs import SPECS, get_spec
 
 from .helpers import small_spec
 
@@ -70,3 +70,20 @@ def test_gradient_magnitudes_bound_the_gradients(spec_name, seed):
     for k in g:
         assert mags[k].shape == g[k].shape
         assert np.all(mags[k] >= np.abs(g[k]) * (1 - 1e-12) - 1e-15), k
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_model_backprop_the_graders_expected_value_agrees_with_fd_and_torch(name, seed):
+    """model.backprop is what the grader calls right: prove it against finite differences and,
+    when installed, torch, on small non-square sizes."""
+    spec = small_spec(name, seed=seed)
+    p = init_params(spec)
+    X, T = make_batch(spec)
+    g = model.backprop(spec, p, X, T)
+    fd = gradcheck.check(spec, p, X, T, g, seed=seed)
+    for k in g:
+        assert np.max(np.abs(fd.expected[k] - fd.actual[k])) <= 1e-8 * max(fd.scales[k], 1e-12) + fd.noise[k], k
+    if not backends.missing_reason("torch"):
+        torch_grads = backends.load("torch").run(spec, p, X, T).grads
+        for k in g:
+            np.testing.assert_allclose(g[k], torch_grads[k], rtol=0, atol=1e-13 * np.max(np.abs(g[k])) + 1e-300)
