@@ -90,7 +90,7 @@ def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
         return
     yield "imported", time.perf_counter() - start
     for run_id, spec in runs.items():
-        yield "phase", f"running {run_id}"
+        yield "phase", f"running {run_id!r}"
         params = init_params(spec)
         X, T = make_batch(spec)
         try:

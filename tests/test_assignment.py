@@ -1,8 +1,6 @@
 """Assignment files: the built-in ones grade the reference nets (through the sandbox, as any
 student), a course's own TOML describes another API entirely, and a broken file is reported
 with what would be valid."""
-import dataclasses
-import json
 from pathlib import Path
 
 import pytest
