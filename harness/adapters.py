@@ -115,7 +115,10 @@ def _init_value(key: str, spec: Spec):
 def _construct(module, adapter: Adapter, spec: Spec):
     factory = getattr(module, adapter.factory, None)
     if factory is None:
-        raise AdapterError(f"{adapter.module} defines no {adapter.factory!r}")
+        defined = sorted(n for n, v in vars(module).items() if not n.startswith("_") and
+                         (isinstance(v, type) or callable(v)) and getattr(v, "__module__", None) == module.__name__)
+        raise AdapterError(f"{adapter.module} defines no {adapter.factory!r}"
+                           + (f" (it defines: {', '.join(defined)}; is this the right assignment?)" if defined else ""))
     kwargs = {kw: _init_value(key, spec) for kw, key in adapter.init}
     if adapter.optional_init:
         accepted = _keywords(factory)

@@ -5,8 +5,6 @@ pair of backends, and each backend's gradients against finite differences.
 from __future__ import annotations
 
 import itertools
-import traceback
-from pathlib import Path
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,9 +16,9 @@ from .compare import Comparison, Context, Mismatch, Tolerance, compare, default_
 from .params import init_params, make_batch
 from .run import STAGES, Run
 from .specs import Spec
+from .student import describe
 
 FD = "fd"
-_HARNESS_DIR = str(Path(__file__).parent)
 
 
 @dataclass(frozen=True)
@@ -84,11 +82,8 @@ def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
     except backend_registry.BackendUnavailable as exc:
         return Outcome(status="SKIP", reason=str(exc))
     except Exception as exc:  # the code under test crashed: report it, keep going
-        frames = traceback.extract_tb(exc.__traceback__)
-        outside = [f for f in frames if _HARNESS_DIR not in f.filename]   # the code under test's own frame
-        frame = (outside or frames)[-1]
-        return Outcome(status="ERROR", reason=f"{name} raised {type(exc).__name__}: {exc} "
-                                              f"(at {frame.filename}:{frame.lineno})")
+        p = describe(exc)
+        return Outcome(status="ERROR", reason=f"{name} raised {p.message}" + (f" (at {p.where})" if p.where else ""))
     computed = run.computed_dtype()
     if spec.dtype == "float64" and computed != "float64":
         return Outcome(status="SKIP", reason=f"{name} cannot run float64 here: it returned {computed}")

@@ -47,8 +47,9 @@ class Problem:
         return out + (f"\n    {self.line.strip()}" if self.line.strip() else "")
 
 
-def describe(exc: BaseException, submission: str) -> Problem:
-    """A Problem for an exception raised by (or while importing) the submission."""
+def describe(exc: BaseException, submission: str | None = None) -> Problem:
+    """A Problem for an exception raised by (or while importing) code under test; `where` is
+    the last frame in the submission's folder, else the last one outside the harness."""
     if isinstance(exc, SyntaxError):
         return Problem("syntax", f"SyntaxError: {exc.msg}", f"{exc.filename}:{exc.lineno}", exc.text or "")
     if isinstance(exc, SystemExit):
@@ -60,8 +61,8 @@ def describe(exc: BaseException, submission: str) -> Problem:
     if isinstance(exc, AdapterError):
         return Problem("api", str(exc))
     frames = traceback.extract_tb(exc.__traceback__)
-    folder = str(Path(submission).resolve().parent)
-    own = [f for f in frames if os.path.abspath(f.filename).startswith(folder + os.sep)]
+    folder = str(Path(submission).resolve().parent) if submission else None
+    own = [f for f in frames if folder and os.path.abspath(f.filename).startswith(folder + os.sep)]
     outside = [f for f in frames if _HARNESS_DIR not in f.filename]
     frame = (own or outside or frames or [None])[-1]
     kind = "import" if isinstance(exc, ImportError) else "exception"
