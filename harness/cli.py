@@ -12,6 +12,7 @@ import sys
 import time
 
 from . import backends as backend_registry
+from .optim import OPTIMIZERS
 from .specs import DTYPES, SPECS, SpecError, get_spec
 
 DEFAULT_BACKENDS = ("numpy", "torch", "keras")
@@ -71,7 +72,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description="Prove hand-written numpy backprop right "
                                 "against PyTorch and Keras, from the same initial weights.")
-    sub = p.add_subparsers(dest="command", metavar="{check,grade,bench,list}")
+    sub = p.add_subparsers(dest="command", metavar="{check,grade,bench,list,env}")
     c = sub.add_parser("check", help="run the equivalence matrix (default: every spec, backend pair and dtype)")
     c.add_argument("--spec", default=",".join(SPECS), help=f"comma-separated specs (default: all: {', '.join(SPECS)})")
     c.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch", type=_positive_int, help="batch size (default: each spec's own)")
     c.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 7,5,3 (needs a single --spec)")
     c.add_argument("--lr", type=_positive_float, help="learning rate of the SGD step (default: each spec's own)")
+    c.add_argument("--optimizer", default="sgd", help=f"optimizer of the steps compared: {', '.join(OPTIMIZERS)} "
+                   "(default sgd); each framework is compared in its own convention (see README)")
+    c.add_argument("--steps", type=_positive_int, default=1, help="optimizer steps compared (default 1)")
     c.add_argument("--rtol", type=_positive_float, help="override the relative tolerance for every dtype")
     c.add_argument("--no-fd", action="store_true", help="skip the finite-difference oracle")
     c.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
@@ -104,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure speed ratios side by side (see README)")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     b.add_argument("--repeat", type=_positive_int, default=3, help="repetitions per timing (default 3)")
-    sub.add_parser("list", help="list specs and backends, with availability")
+    sub.add_parser("list", help="list specs, backends (with availability) and built-in assignments")
+    sub.add_parser("env", help="installed frameworks, their versions and numeric settings")
     return p
 
 
@@ -116,6 +121,9 @@ def cmd_check(args) -> int:
     spec_names = _names(args.spec, list(SPECS), "spec")
     backend_names = _names(args.backends, list(backend_registry.BACKENDS), "backend")
     dtypes = list(DTYPES) if args.dtype == "all" else _names(args.dtype, list(DTYPES), "dtype")
+    optimizer = _names(args.optimizer, list(OPTIMIZERS), "optimizer")
+    if len(optimizer) != 1:
+        raise UsageError(f"give one optimizer; valid optimizers: {', '.join(OPTIMIZERS)}")
     if args.sizes and len(spec_names) != 1:
         raise UsageError("--sizes needs exactly one --spec")
     if len(backend_names) < 2:
@@ -126,7 +134,7 @@ def cmd_check(args) -> int:
     for name in spec_names:
         for dtype in dtypes:
             specs.append(get_spec(name).replace(dtype=dtype, seed=args.seed, batch=args.batch, lr=args.lr,
-                                                sizes=args.sizes))
+                                                sizes=args.sizes, optimizer=optimizer[0], steps=args.steps))
     if all(backend_registry.missing_reason(n) for n in backend_names):
         reasons = "; ".join(f"{n}: {backend_registry.missing_reason(n)}" for n in backend_names)
         raise EnvironmentError(f"none of the backends can run here ({reasons})")
@@ -137,6 +145,7 @@ def cmd_check(args) -> int:
         rows.extend(check_spec(spec, backend_names, tol, fd=not args.no_fd))
     seconds = time.perf_counter() - start
     settings = {"command": "check", "specs": spec_names, "backends": backend_names, "dtypes": dtypes,
+                "optimizer": optimizer[0], "steps": args.steps,
                 "seed": args.seed, "batch": args.batch, "lr": args.lr, "rtol_override": args.rtol,
                 "environment": environment(backend_names)}
     report = Report(tuple(rows), settings)
@@ -222,6 +231,23 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_env(args) -> int:
+    """Every backend: installed or not (with the install hint), versions and numeric settings.
+    Importing a framework to read its settings takes seconds; that is what this command is for."""
+    from .report import environment
+    env = environment(list(backend_registry.BACKENDS), load=True)
+    print(f"backprop-harness {env['harness']} | python {env['python']} | numpy {env['numpy']} | {env['platform']} "
+          f"| cpus {env['cpu_count']}")
+    for key in ("OMP_NUM_THREADS", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "JAX_ENABLE_X64", "TF_USE_LEGACY_KERAS"):
+        print(f"  {key}={os.environ.get(key, 'unset')}")
+    for name, info in env["backends"].items():
+        if isinstance(info, dict):
+            print(f"{name:12} " + ", ".join(f"{k} {v}" for k, v in info.items()))
+        else:
+            print(f"{name:12} {info}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench
     return run_bench(json_path=args.json, repeat=args.repeat)
@@ -234,7 +260,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"check": cmd_check, "grade": cmd_grade, "bench": cmd_bench, "list": cmd_list}[args.command](args)
+        return {"check": cmd_check, "grade": cmd_grade, "bench": cmd_bench, "list": cmd_list,
+                "env": cmd_env}[args.command](args)
     except (UsageError, SpecError) as exc:
         print(f"harness {args.command}: error: {exc}", file=sys.stderr)
         return 2

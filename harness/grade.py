@@ -26,7 +26,8 @@ from .diagnose import CAUSES, Diagnosis, Trial, diagnose
 from .params import init_params, make_batch
 from .run import STAGES, Run
 from .specs import Spec
-from .student import Problem, load_run, spec_to_json
+from .run import load_run
+from .student import Problem
 
 SLOW_IMPORT_S = 1.0
 STATUS_WORDS = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR", "api": "API MISMATCH",
@@ -190,7 +191,7 @@ def grade(submission: str, assignment: Assignment, timeout_s: float | None = Non
     try:
         (work / "cwd").mkdir()
         job = {"assignment": assignment.source, "submission": str(path.resolve()), "memory_mb": memory_mb,
-               "runs": {rid: spec_to_json(s) for rid, s in plan(assignment).items()}}
+               "runs": {rid: s.to_json() for rid, s in plan(assignment).items()}}
         (work / "job.json").write_text(json.dumps(job))
         done = sandbox.run([sys.executable, "-m", "harness.student", str(work / "job.json"), str(work)],
                            timeout_s=timeout_s, cwd=str(work / "cwd"), env=_child_env(submission), limit=output_limit)

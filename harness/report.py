@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 
 import numpy as np
 
@@ -17,8 +16,9 @@ from .gradcheck import FD_RTOL
 from .run import STAGES
 
 
-def environment(backend_names) -> dict:
-    """Versions and numeric settings of everything a run used (importing only loaded backends)."""
+def environment(backend_names, load: bool = False) -> dict:
+    """Versions and numeric settings of everything a run used (importing only loaded backends,
+    or every available one with load=True)."""
     env = {"harness": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "platform": platform.platform(terse=True), "cpu_count": os.cpu_count(),
            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
@@ -26,11 +26,14 @@ def environment(backend_names) -> dict:
            "rtol": {**RTOL, "fd": FD_RTOL}, "backends": {}}
     for name in backend_names:
         reason = backend_registry.missing_reason(name)
-        if reason or f"harness.backends.{backend_registry.info(name).module}" not in sys.modules:
+        if reason or not (load or backend_registry.loaded(name)):
             env["backends"][name] = f"not available ({reason})" if reason else "not loaded"
             continue
-        mod = backend_registry.load(name)
-        env["backends"][name] = {**mod.versions(), **mod.settings()}
+        try:
+            mod = backend_registry.load(name)
+            env["backends"][name] = {**mod.versions(), **mod.settings()}
+        except Exception as exc:          # noqa: BLE001 - a framework that fails to import is a fact to report
+            env["backends"][name] = f"not available ({exc})"
     return env
 
 
@@ -46,6 +49,7 @@ def header(settings: dict) -> str:
             parts.append(f"{name}: {info}")
     rt = env["rtol"]
     numerics = [f"dtype {','.join(settings['dtypes'])}", f"seed {settings['seed']}",
+                f"optimizer {settings.get('optimizer', 'sgd')} x{settings.get('steps', 1)}",
                 f"batch {settings['batch'] or 'spec default'}", f"cpus {env['cpu_count']}",
                 f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}", f"TF_ENABLE_ONEDNN_OPTS={env['TF_ENABLE_ONEDNN_OPTS']}",
                 f"rtol float64 {rt['float64']:.1e}, float32 {rt['float32']:.1e}, fd {rt['fd']:.0e}"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -22,11 +23,14 @@ class Run:
     grads_from_update: bool = False   # gradients recovered as (before - after) / lr
     updates_summed: int = 1           # how many recovered updates each gradient sums (per-sample loops)
     own_step: bool = False            # `stepped` is the code's own update (not derived from `grads`)
+    convention: str = ""              # optimizer convention `stepped` follows (harness.optim), "" for SGD
+    stepped_by: dict = field(default_factory=dict)   # the numpy reference: convention -> parameters
     mutated: tuple[str, ...] = ()     # inputs the code modified in place (X, T, rows)
     versions: dict = field(default_factory=dict)
 
-    def stage(self, name: str) -> Params:
-        """The arrays compared at one stage, keyed by what the message should call them."""
+    def stage(self, name: str, convention: str = "") -> Params:
+        """The arrays compared at one stage, keyed by what the message should call them; for the
+        step, in the given optimizer convention when this run has one per convention."""
         if name == "forward":
             return {"output": self.output}
         if name == "loss":
@@ -34,10 +38,41 @@ class Run:
         if name == "gradients":
             return self.grads
         if name == "step":
-            return self.stepped
+            return self.stepped_by.get(convention, self.stepped)
         raise KeyError(name)
 
     def computed_dtype(self) -> str:
         """The dtype the backend really computed in, read off what it returned."""
         dtypes = {a.dtype for a in (self.output, *self.grads.values()) if np.issubdtype(a.dtype, np.floating)}
         return str(min(dtypes, key=lambda d: d.itemsize)) if dtypes else "unknown"
+
+
+# --- across processes: arrays in one .npz, flags as JSON-able metadata --------------------------
+_META = ("backend", "notes", "grads_from_update", "updates_summed", "own_step", "mutated", "convention", "versions")
+
+
+def save_run(run: Run, path: Path) -> dict:
+    """Write the arrays to `path` (.npz); return the rest as JSON-able metadata."""
+    arrays = {"output": run.output, "loss": run.loss}
+    for group in ("loaded", "grads", "stepped"):
+        arrays.update({f"{group}.{k}": v for k, v in getattr(run, group).items()})
+    for conv, params in run.stepped_by.items():
+        arrays.update({f"stepped_by.{conv}.{k}": v for k, v in params.items()})
+    np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
+    meta = {k: getattr(run, k) for k in _META}
+    return {**meta, "notes": list(run.notes), "mutated": list(run.mutated)}
+
+
+def load_run(path: Path, meta: dict) -> Run:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    group = {g: {k.split(".", 1)[1]: v for k, v in arrays.items() if k.split(".", 1)[0] == g}
+             for g in ("loaded", "grads", "stepped")}
+    stepped_by: dict = {}
+    for key, v in arrays.items():
+        if key.startswith("stepped_by."):
+            _, conv, name = key.split(".", 2)
+            stepped_by.setdefault(conv, {})[name] = v
+    return Run(output=arrays["output"], loss=arrays["loss"], stepped_by=stepped_by, **group,
+               **{**{k: meta[k] for k in _META if k in meta}, "notes": tuple(meta["notes"]),
+                  "mutated": tuple(meta["mutated"])})

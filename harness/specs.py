@@ -36,6 +36,8 @@ class Spec:
     dtype: str = "float64"
     lr: float = 0.1
     description: str = ""
+    optimizer: str = "sgd"          # see harness.optim: sgd | momentum | nesterov | adam | adamw
+    steps: int = 1                  # optimizer steps compared (each on the same batch)
 
     @property
     def n_layers(self) -> int:
@@ -58,7 +60,15 @@ class Spec:
         return validate(dataclasses.replace(self, **changes))
 
     def label(self) -> str:
-        return f"{self.name}[{'-'.join(map(str, self.sizes))}, batch {self.batch}, {self.dtype}, seed {self.seed}]"
+        opt = "" if (self.optimizer, self.steps) == ("sgd", 1) else f", {self.optimizer} x{self.steps}"
+        return f"{self.name}[{'-'.join(map(str, self.sizes))}, batch {self.batch}, {self.dtype}, seed {self.seed}{opt}]"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_json(data: dict) -> "Spec":
+        return Spec(**{**data, "sizes": tuple(data["sizes"]), "activations": tuple(data["activations"])})
 
 
 def validate(spec: Spec) -> Spec:
@@ -81,6 +91,11 @@ def validate(spec: Spec) -> Spec:
         raise SpecError(f"{spec.name}: dtype must be one of {', '.join(DTYPES)}, got {spec.dtype!r}")
     if not (isinstance(spec.lr, (int, float)) and math.isfinite(spec.lr) and spec.lr > 0):
         raise SpecError(f"{spec.name}: learning rate must be a finite number > 0, got {spec.lr!r}")
+    from .optim import OPTIMIZERS
+    if spec.optimizer not in OPTIMIZERS:
+        raise SpecError(f"{spec.name}: unknown optimizer {spec.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    if not (isinstance(spec.steps, int) and spec.steps >= 1):
+        raise SpecError(f"{spec.name}: steps must be a whole number >= 1, got {spec.steps!r}")
     if spec.seed < 0:
         raise SpecError(f"{spec.name}: seed must be >= 0, got {spec.seed}")
     return spec

@@ -23,11 +23,10 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from .adapters import Adapter, AdapterError, ShapeError, load_module, run_adapter
 from .params import init_params, make_batch
-from .run import Run
+from .run import Run, save_run
 from .specs import Spec
 
 _HARNESS_DIR = str(Path(__file__).parent)
@@ -115,33 +114,6 @@ def _limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def save_run(run: Run, path: Path) -> dict:
-    arrays = {"output": run.output, "loss": run.loss}
-    for group in ("loaded", "grads", "stepped"):
-        arrays.update({f"{group}.{k}": v for k, v in getattr(run, group).items()})
-    np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
-    return {"notes": list(run.notes), "grads_from_update": run.grads_from_update,
-            "updates_summed": run.updates_summed, "own_step": run.own_step, "mutated": list(run.mutated)}
-
-
-def load_run(path: Path, meta: dict) -> Run:
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    group = {g: {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(g + ".")}
-             for g in ("loaded", "grads", "stepped")}
-    return Run(backend="submission", output=arrays["output"], loss=arrays["loss"], notes=tuple(meta["notes"]),
-               grads_from_update=meta["grads_from_update"], updates_summed=meta["updates_summed"],
-               own_step=meta["own_step"], mutated=tuple(meta["mutated"]), **group)
-
-
-def spec_to_json(spec: Spec) -> dict:
-    return dataclasses.asdict(spec)
-
-
-def spec_from_json(data: dict) -> Spec:
-    return Spec(**{**data, "sizes": tuple(data["sizes"]), "activations": tuple(data["activations"])})
-
-
 def child_main(argv) -> int:
     job_path, out_dir = argv
     job = json.loads(Path(job_path).read_text())
@@ -155,7 +127,7 @@ def child_main(argv) -> int:
         _limit_memory(job["memory_mb"])
         from .assignment import load
         adapter = load(job["assignment"]).adapter_for(job["submission"])
-        runs = {rid: spec_from_json(s) for rid, s in job["runs"].items()}
+        runs = {rid: Spec.from_json(s) for rid, s in job["runs"].items()}
         for event in drive(adapter, job["submission"], runs):
             if event[0] == "partial":
                 emit(event="partial", id=event[1], **save_run(event[2], out / f"{event[1]}.partial.npz"))

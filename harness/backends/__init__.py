@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 
 
@@ -16,20 +17,40 @@ class BackendInfo:
     requires: tuple[str, ...]   # top-level packages that must be importable
     install_hint: str
     description: str
+    convention: str = ""        # optimizer convention of its steps (harness.optim); "" = numpy: every one
+    float64_fix: str = "use --dtype float32"
+    child_env: tuple = ()       # set: runs in its own child process with this environment
+    child_defaults: tuple = ()  # environment the child gets unless the user set it
 
 
+_KERAS_HINT = 'pip install "backprop-harness[tensorflow]"'
 BACKENDS: dict[str, BackendInfo] = {
     b.name: b
     for b in (
         BackendInfo("numpy", "np_reference", ("numpy",), "pip install numpy",
                     "the hand-written numpy reference nets (reference_impls/), driven through their adapters"),
         BackendInfo("torch", "torch_backend", ("torch",), 'pip install "backprop-harness[torch]"',
-                    "PyTorch nn.Linear layers, autograd, torch.optim.SGD"),
-        BackendInfo("keras", "keras_backend", ("keras", "tensorflow"), 'pip install "backprop-harness[tensorflow]"',
-                    "Keras 3 on TensorFlow: Dense layers, tf.GradientTape, keras.optimizers.SGD"),
+                    "PyTorch nn.Linear layers, autograd, torch.optim", "torch"),
+        BackendInfo("keras", "keras_backend", ("keras", "tensorflow"), _KERAS_HINT,
+                    "Keras 3 on TensorFlow: Dense layers, tf.GradientTape, keras.optimizers", "keras"),
+        BackendInfo("jax", "jax_backend", ("jax", "optax"), 'pip install "backprop-harness[jax]"',
+                    "jax.numpy net, jax.value_and_grad (x64 on), optax optimizers", "torch",
+                    "leave JAX_ENABLE_X64 unset or set it to 1 (the harness turns x64 on)"),
+        BackendInfo("keras-jax", "keras_backend", ("keras", "jax"), 'pip install "backprop-harness[jax]" keras',
+                    "Keras 3 on jax (own process): Dense layers, jax.value_and_grad of stateless_call", "keras",
+                    "set JAX_ENABLE_X64=1 before keras is imported (the harness sets it for its keras-jax process "
+                    "unless JAX_ENABLE_X64 is already set)",
+                    (("BPH_KERAS_FLAVOUR", "jax"), ("KERAS_BACKEND", "jax")),
+                    (("JAX_ENABLE_X64", "1"), ("JAX_PLATFORMS", "cpu"))),
+        BackendInfo("keras-torch", "keras_backend", ("keras", "torch"), 'pip install keras "backprop-harness[torch]"',
+                    "Keras 3 on torch (own process): Dense layers, torch autograd", "keras",
+                    "Keras on torch computes float64 inputs in float32 in some ops: compare it in float32",
+                    (("BPH_KERAS_FLAVOUR", "torch"), ("KERAS_BACKEND", "torch"))),
+        BackendInfo("tf-keras", "keras_backend", ("tf_keras", "tensorflow"), 'pip install "backprop-harness[tf-keras]"',
+                    "Keras 2 through tf-keras (own process, TF_USE_LEGACY_KERAS=1): Dense, GradientTape", "keras",
+                    child_env=(("BPH_KERAS_FLAVOUR", "tf-keras"), ("TF_USE_LEGACY_KERAS", "1"))),
     )
 }
-
 
 class BackendUnavailable(RuntimeError):
     """The backend's framework is not installed or cannot be imported here."""
@@ -62,12 +83,28 @@ def _findable(pkg: str) -> bool:
         return False
 
 
+_children: dict = {}
+
+
 def load(name: str):
-    """The backend module (imports its framework). Raises BackendUnavailable with the reason."""
+    """The backend module (imports its framework), or for a backend that needs its own process
+    an object with the same run/versions/settings. Raises BackendUnavailable with the reason."""
     reason = missing_reason(name)
     if reason:
         raise BackendUnavailable(f"{name}: {reason}")
+    b = info(name)
+    if b.child_env:
+        if name not in _children:
+            from .isolated import Isolated
+            _children[name] = Isolated(name, dict(b.child_env), dict(b.child_defaults))
+        return _children[name]
     try:
-        return importlib.import_module(f"{__name__}.{info(name).module}")
+        return importlib.import_module(f"{__name__}.{b.module}")
     except ImportError as exc:
         raise BackendUnavailable(f"{name}: import failed ({exc}); install with: {info(name).install_hint}") from None
+
+
+def loaded(name: str) -> bool:
+    """Whether this backend already ran in this process (so asking its versions costs nothing new)."""
+    b = info(name)
+    return name in _children if b.child_env else f"{__name__}.{b.module}" in sys.modules

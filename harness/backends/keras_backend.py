@@ -1,42 +1,86 @@
-"""Backend `keras`: Keras 3 on TensorFlow. Dense layers, tf.GradientTape, keras.optimizers.SGD.
+"""Keras, every flavour: Keras 3 on TensorFlow (backend `keras`, in-process), on jax
+(`keras-jax`) and on torch (`keras-torch`), and Keras 2 through tf-keras (`tf-keras`). Dense
+layers, the flavour's own gradient machinery, keras.optimizers with harness.optim's
+hyperparameters. Keras, TensorFlow and tf-keras are imported here only.
 
-TensorFlow and Keras are imported here only. Before the import this module sets
-KERAS_BACKEND=tensorflow and, unless the user set them, TF_CPP_MIN_LOG_LEVEL=2 and
-TF_ENABLE_ONEDNN_OPTS=0 (quiet, and oneDNN off changes float32 results only at rounding level).
+One process can hold one Keras backend, so the flavour is fixed at import: BPH_KERAS_FLAVOUR
+(tensorflow | jax | torch | tf-keras; default tensorflow), set by harness.backends.isolated for
+the children that run the other flavours. Before the import this module sets KERAS_BACKEND
+(and TF_USE_LEGACY_KERAS for tf-keras) and, unless the user set them, TF_CPP_MIN_LOG_LEVEL=2
+and TF_ENABLE_ONEDNN_OPTS=0 (quiet; oneDNN off changes float32 results only at rounding level).
 """
 from __future__ import annotations
 
 import os
+import sys
 
+FLAVOUR = os.environ.get("BPH_KERAS_FLAVOUR", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-if "keras" not in __import__("sys").modules:
-    os.environ["KERAS_BACKEND"] = "tensorflow"
+if FLAVOUR == "tf-keras":
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+elif "keras" not in sys.modules:
+    os.environ["KERAS_BACKEND"] = FLAVOUR
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+if FLAVOUR == "tf-keras":
+    import tensorflow as tf  # noqa: E402
+    import tf_keras as keras  # noqa: E402
+else:
+    import keras  # noqa: E402
+    if keras.config.backend() != FLAVOUR:
+        raise ImportError(f"keras was already imported with the {keras.config.backend()!r} backend; "
+                          f"this backend needs KERAS_BACKEND={FLAVOUR}")
+    if FLAVOUR == "tensorflow":
+        import tensorflow as tf  # noqa: E402
+
+from .. import optim  # noqa: E402
 from ..run import Run  # noqa: E402
 from ..specs import Spec  # noqa: E402
 
-if keras.config.backend() != "tensorflow":
-    raise ImportError(f"keras was already imported with the {keras.config.backend()!r} backend; "
-                      "the 'keras' backend needs KERAS_BACKEND=tensorflow")
+KERAS3 = FLAVOUR != "tf-keras"
+NAME = {"tensorflow": "keras", "jax": "keras-jax", "torch": "keras-torch", "tf-keras": "tf-keras"}[FLAVOUR]
 
 
 def versions() -> dict:
-    return {"keras": keras.__version__, "tensorflow": tf.__version__}
+    out = {"keras": keras.__version__}
+    if FLAVOUR in ("tensorflow", "tf-keras"):
+        out["tensorflow"] = tf.__version__
+    elif FLAVOUR == "jax":
+        import jax
+        out["jax"] = jax.__version__
+    else:
+        import torch
+        out["torch"] = torch.__version__
+    return out
 
 
 def settings() -> dict:
-    return {"keras_backend": keras.config.backend(),
-            "tf_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
-            "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default"}
+    out = {"keras_backend": keras.config.backend() if KERAS3 else "tensorflow (Keras 2, tf-keras)",
+           "keras_floatx": keras.config.floatx() if KERAS3 else keras.backend.floatx()}
+    if FLAVOUR in ("tensorflow", "tf-keras"):
+        out["tf_onednn_opts"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+        out["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads() or "default"
+        out["tf32_execution"] = tf.config.experimental.tensor_float_32_execution_enabled()
+    elif FLAVOUR == "jax":
+        import jax
+        out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
+    else:
+        import torch
+        out["torch_threads"] = torch.get_num_threads()
+        out["torch_tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+    return out
+
+
+def _set_floatx(dtype: str) -> None:
+    # floatx decides the dtype Keras gives the learning-rate variable and losses: set it first,
+    # or lr becomes float32 (0.10000000149) and every float64 update is off by 1.5e-8.
+    (keras.config.set_floatx if KERAS3 else keras.backend.set_floatx)(dtype)
 
 
 def loss_fn(spec: Spec, y, t):
-    ops = keras.ops
+    ops = keras.ops if KERAS3 else _TfOps
     if spec.loss == "mse_mean_all":
         return ops.mean(keras.losses.mean_squared_error(t, y))
     if spec.loss == "half_sse_mean_batch":
@@ -48,14 +92,39 @@ def loss_fn(spec: Spec, y, t):
     raise ValueError(spec.loss)
 
 
-def build(spec: Spec) -> keras.Sequential:
-    # floatx decides the dtype Keras gives the learning-rate variable and losses: set it first,
-    # or lr becomes float32 (0.10000000149) and every float64 update is off by 1.5e-8.
-    keras.config.set_floatx(spec.dtype)
+class _TfOps:
+    """The few keras.ops that Keras 2 spells in TensorFlow."""
+    mean = staticmethod(lambda x: tf.reduce_mean(x))
+    sum = staticmethod(lambda x: tf.reduce_sum(x))
+    square = staticmethod(lambda x: tf.square(x))
+    cast = staticmethod(lambda x, dtype: tf.cast(x, dtype))
+    shape = staticmethod(lambda x: tf.shape(x))
+
+
+def optimizer(spec: Spec):
+    o, lr, opts = spec.optimizer, spec.lr, keras.optimizers
+    if o == "sgd":
+        return opts.SGD(learning_rate=lr)
+    if o in ("momentum", "nesterov"):
+        return opts.SGD(learning_rate=lr, momentum=optim.MOMENTUM, nesterov=o == "nesterov")
+    if o == "adam":
+        return opts.Adam(learning_rate=lr, beta_1=optim.BETA1, beta_2=optim.BETA2, epsilon=optim.EPS)
+    if o == "adamw":
+        return opts.AdamW(learning_rate=lr, beta_1=optim.BETA1, beta_2=optim.BETA2, epsilon=optim.EPS,
+                          weight_decay=optim.WEIGHT_DECAY)
+    raise ValueError(o)
+
+
+def build(spec: Spec):
+    _set_floatx(spec.dtype)
     layers = [keras.Input((spec.sizes[0],), dtype=spec.dtype)]
     layers += [keras.layers.Dense(n, activation=act, dtype=spec.dtype)
                for n, act in zip(spec.sizes[1:], spec.activations)]
     return keras.Sequential(layers)
+
+
+def _numpy(x) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(x) if KERAS3 else x.numpy())
 
 
 def _read(model) -> dict:
@@ -66,6 +135,32 @@ def _read(model) -> dict:
     return out
 
 
+def _loss_and_grads(spec: Spec, model, X, T):
+    """(output, loss, [gradient per trainable variable]) with the flavour's own autodiff."""
+    variables = model.trainable_variables
+    if FLAVOUR in ("tensorflow", "tf-keras"):
+        with tf.GradientTape() as tape:
+            y = model(tf.constant(X), training=True)
+            loss = loss_fn(spec, y, tf.constant(T))
+        return y, loss, tape.gradient(loss, variables)
+    if FLAVOUR == "jax":
+        import jax
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def f(trainable):
+            y, _ = model.stateless_call(trainable, non_trainable, X, training=True)
+            return loss_fn(spec, y, T), y
+        (loss, y), grads = jax.value_and_grad(f, has_aux=True)([v.value for v in variables])
+        return y, loss, grads
+    import torch
+    for v in variables:
+        v.value.grad = None
+    y = model(torch.from_numpy(X), training=True)
+    loss = loss_fn(spec, y, torch.from_numpy(T))
+    loss.backward()
+    return y, loss, [v.value.grad for v in variables]
+
+
 _models: dict = {}
 
 
@@ -74,19 +169,18 @@ def run(spec: Spec, params, X, T) -> Run:
     if key not in _models:                 # built once per architecture, reloaded every run
         _models[key] = build(spec)
     model = _models[key]
-    keras.config.set_floatx(spec.dtype)
+    _set_floatx(spec.dtype)
     for i, layer in enumerate(model.layers, start=1):
         layer.set_weights([params[f"W{i}"], params[f"b{i}"]])
     loaded = _read(model)
-    Xt, Tt = tf.constant(X), tf.constant(T)
-    with tf.GradientTape() as tape:
-        y = model(Xt, training=True)
-        loss = loss_fn(spec, y, Tt)
-    variables = model.trainable_variables
-    grad_list = tape.gradient(loss, variables)
-    grads = {}
-    for i in range(len(model.layers)):
-        grads[f"W{i + 1}"], grads[f"b{i + 1}"] = grad_list[2 * i].numpy(), grad_list[2 * i + 1].numpy()
-    keras.optimizers.SGD(learning_rate=spec.lr).apply_gradients(zip(grad_list, variables))
-    return Run(backend="keras", loaded=loaded, output=np.asarray(y.numpy()), loss=np.asarray(loss.numpy()), grads=grads,
-               stepped=_read(model), versions=versions())
+    opt = optimizer(spec)
+    for step in range(spec.steps):
+        y, loss, grad_list = _loss_and_grads(spec, model, X, T)
+        if step == 0:
+            output, first_loss = _numpy(y), _numpy(loss)
+            grads = {}
+            for i in range(len(model.layers)):
+                grads[f"W{i + 1}"], grads[f"b{i + 1}"] = _numpy(grad_list[2 * i]), _numpy(grad_list[2 * i + 1])
+        opt.apply_gradients(zip(grad_list, model.trainable_variables))
+    return Run(backend=NAME, loaded=loaded, output=output, loss=first_loss, grads=grads, stepped=_read(model),
+               versions=versions(), convention="keras")

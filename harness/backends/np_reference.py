@@ -1,10 +1,15 @@
-"""Backend `numpy`: the hand-written reference nets, driven through their adapters."""
+"""Backend `numpy`: the hand-written reference nets, driven through their adapters. Optimizers
+other than one SGD step run in harness.optim, in every framework's convention, from the net's
+own gradients at each step."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 from ..adapters import run_adapter
 from ..assignment import reference_adapter
+from ..optim import CONVENTIONS, Optimizer
 from ..run import Run
 from ..specs import Spec
 
@@ -18,4 +23,23 @@ def settings() -> dict:
 
 
 def run(spec: Spec, params, X, T) -> Run:
-    return run_adapter(reference_adapter(spec.name), spec, params, X, T, backend="numpy")
+    adapter = reference_adapter(spec.name)
+    first = run_adapter(adapter, spec, params, X, T, backend="numpy")
+    if (spec.optimizer, spec.steps) == ("sgd", 1):
+        return first
+    if spec.optimizer == "sgd":                 # the net's own update, step after step
+        p = first.stepped
+        for _ in range(spec.steps - 1):
+            p = run_adapter(adapter, spec, p, X, T, backend="numpy").stepped
+        return dataclasses.replace(first, stepped=p)
+    stepped_by = {}
+    for convention in CONVENTIONS:
+        opt, p, g = Optimizer(spec.optimizer, convention, spec.lr), params, first.grads
+        for t in range(spec.steps):
+            if t:
+                g = run_adapter(adapter, spec, p, X, T, backend="numpy").grads
+            p = opt.step(p, g)
+        stepped_by[convention] = p
+    return dataclasses.replace(first, stepped=stepped_by["torch"], stepped_by=stepped_by,
+                               notes=first.notes + (f"{spec.optimizer} x{spec.steps} by harness.optim in each "
+                                                    "framework's convention, from the net's gradients",))

@@ -1,10 +1,12 @@
-"""Backend `torch`: nn.Linear layers, autograd, torch.optim.SGD. torch is imported here only."""
+"""Backend `torch`: nn.Linear layers, autograd, torch.optim (SGD, momentum, Nesterov, Adam,
+AdamW with harness.optim's hyperparameters). torch is imported here only."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import optim
 from ..run import Run
 from ..specs import Spec
 
@@ -19,7 +21,23 @@ def versions() -> dict:
 def settings() -> dict:
     return {"torch_threads": torch.get_num_threads(),
             "torch_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "torch_tf32_cudnn": torch.backends.cudnn.allow_tf32,
+            "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
             "torch_device": "cpu"}
+
+
+def optimizer(spec: Spec, parameters):
+    o, lr = spec.optimizer, spec.lr
+    if o == "sgd":
+        return torch.optim.SGD(parameters, lr=lr)
+    if o in ("momentum", "nesterov"):
+        return torch.optim.SGD(parameters, lr=lr, momentum=optim.MOMENTUM, nesterov=o == "nesterov")
+    if o == "adam":
+        return torch.optim.Adam(parameters, lr=lr, betas=(optim.BETA1, optim.BETA2), eps=optim.EPS)
+    if o == "adamw":
+        return torch.optim.AdamW(parameters, lr=lr, betas=(optim.BETA1, optim.BETA2), eps=optim.EPS,
+                                 weight_decay=optim.WEIGHT_DECAY)
+    raise ValueError(o)
 
 
 def loss_fn(spec: Spec, y, t):
@@ -69,15 +87,20 @@ def run(spec: Spec, params, X, T) -> Run:
         _models[key] = build(spec)
     model = _models[key]
     _load(model, params)
-    model.zero_grad(set_to_none=True)
     loaded = _read(model)
-    y = model(torch.from_numpy(X))
-    loss = loss_fn(spec, y, torch.from_numpy(T))
-    loss.backward()
-    grads = {}
-    for i, lin in enumerate(_linears(model), start=1):
-        grads[f"W{i}"] = lin.weight.grad.numpy().T.copy()
-        grads[f"b{i}"] = lin.bias.grad.numpy().copy()
-    torch.optim.SGD(model.parameters(), lr=spec.lr).step()
-    return Run(backend="torch", loaded=loaded, output=y.detach().numpy().copy(), loss=loss.detach().numpy().copy(),
-               grads=grads, stepped=_read(model), versions=versions())
+    opt = optimizer(spec, model.parameters())
+    Xt, Tt = torch.from_numpy(X), torch.from_numpy(T)
+    for step in range(spec.steps):
+        model.zero_grad(set_to_none=True)
+        y = model(Xt)
+        loss = loss_fn(spec, y, Tt)
+        loss.backward()
+        if step == 0:
+            output, first_loss = y.detach().numpy().copy(), loss.detach().numpy().copy()
+            grads = {}
+            for i, lin in enumerate(_linears(model), start=1):
+                grads[f"W{i}"] = lin.weight.grad.numpy().T.copy()
+                grads[f"b{i}"] = lin.bias.grad.numpy().copy()
+        opt.step()
+    return Run(backend="torch", loaded=loaded, output=output, loss=first_loss, grads=grads, stepped=_read(model),
+               versions=versions(), convention="torch")
