@@ -145,7 +145,9 @@ def convention_gap(spec: Spec, ra: Run, rb: Run) -> str:
     """Why two runs' steps may differ by design: their optimizer conventions differ ("" if not)."""
     if spec.optimizer == "sgd" or not (ra.convention and rb.convention) or ra.convention == rb.convention:
         return ""
-    return f"convention gap ({ra.backend}: {ra.convention}, {rb.backend}: {rb.convention}): {optim.GAPS[spec.optimizer]}"
+    why = optim.FLOAT32_CONSTANTS if {ra.convention, rb.convention} == {"keras", "keras-exact"} else \
+        optim.GAPS[spec.optimizer]
+    return f"convention gap ({ra.backend}: {ra.convention}, {rb.backend}: {rb.convention}): {why}"
 
 
 def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, mags: dict,

@@ -14,20 +14,23 @@ convention gap (with its size), not a bug.
 Keras casts the momentum, the weight decay and the betas of the bias correction (beta^t)
 through float32 even in float64: they arrive as float64(float32(0.9)), 3e-8 away from 0.9, while its moment updates use
 the exact 1 - beta (measured: Keras 3.15). The keras convention does the same, in Keras's own
-order of operations (m += (g - m)(1 - beta1)). Hyperparameters are fixed here and passed to
-every framework.
+order of operations (m += (g - m)(1 - beta1)). Keras on jax with x64 keeps them exact: that is
+the "keras-exact" convention (measured: Keras 3.15 on jax 0.10). Hyperparameters are fixed here
+and passed to every framework.
 """
 from __future__ import annotations
 
 import numpy as np
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
-CONVENTIONS = ("torch", "keras")
+CONVENTIONS = ("torch", "keras", "keras-exact")   # keras-exact: Keras on jax (x64), no float32 rounding
 MOMENTUM = 0.9
 BETA1, BETA2 = 0.9, 0.999
 EPS = 1e-7
 WEIGHT_DECAY = 0.01
 
+FLOAT32_CONSTANTS = ("Keras on TensorFlow or torch casts momentum, weight decay and the betas of beta^t through "
+                     "float32 (3e-8 relative in float64); Keras on jax with x64 does not")
 GAPS = {
     "momentum": "Keras rounds the momentum 0.9 through float32 (3e-8 relative in float64); the update rules are "
                 "otherwise equal",
@@ -53,7 +56,7 @@ class Optimizer:
         if convention not in CONVENTIONS:
             raise ValueError(f"unknown convention {convention!r}; valid: {', '.join(CONVENTIONS)}")
         self.name, self.convention, self.lr = name, convention, lr
-        keras = convention == "keras"
+        keras = convention == "keras"            # rounds through float32; keras-exact does not
         self.mu = _f32(MOMENTUM) if keras else MOMENTUM
         self.pow1, self.pow2 = (_f32(BETA1), _f32(BETA2)) if keras else (BETA1, BETA2)   # for beta^t
         self.wd = _f32(WEIGHT_DECAY) if keras else WEIGHT_DECAY

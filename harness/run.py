@@ -25,6 +25,7 @@ class Run:
     own_step: bool = False            # `stepped` is the code's own update (not derived from `grads`)
     convention: str = ""              # optimizer convention `stepped` follows (harness.optim), "" for SGD
     stepped_by: dict = field(default_factory=dict)   # the numpy reference: convention -> parameters
+    computed_in: str = ""             # the dtype the backend's ops really returned, when narrower than its arrays
     mutated: tuple[str, ...] = ()     # inputs the code modified in place (X, T, rows)
     versions: dict = field(default_factory=dict)
 
@@ -44,11 +45,14 @@ class Run:
     def computed_dtype(self) -> str:
         """The dtype the backend really computed in, read off what it returned."""
         dtypes = {a.dtype for a in (self.output, *self.grads.values()) if np.issubdtype(a.dtype, np.floating)}
+        if self.computed_in:
+            dtypes.add(np.dtype(self.computed_in))
         return str(min(dtypes, key=lambda d: d.itemsize)) if dtypes else "unknown"
 
 
 # --- across processes: arrays in one .npz, flags as JSON-able metadata --------------------------
-_META = ("backend", "notes", "grads_from_update", "updates_summed", "own_step", "mutated", "convention", "versions")
+_META = ("backend", "notes", "grads_from_update", "updates_summed", "own_step", "mutated", "convention", "versions",
+         "computed_in")
 
 
 def save_run(run: Run, path: Path) -> dict:

@@ -17,7 +17,6 @@ class BackendInfo:
     requires: tuple[str, ...]   # top-level packages that must be importable
     install_hint: str
     description: str
-    convention: str = ""        # optimizer convention of its steps (harness.optim); "" = numpy: every one
     float64_fix: str = "use --dtype float32"
     child_env: tuple = ()       # set: runs in its own child process with this environment
     child_defaults: tuple = ()  # environment the child gets unless the user set it
@@ -30,24 +29,24 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo("numpy", "np_reference", ("numpy",), "pip install numpy",
                     "the hand-written numpy reference nets (reference_impls/), driven through their adapters"),
         BackendInfo("torch", "torch_backend", ("torch",), 'pip install "backprop-harness[torch]"',
-                    "PyTorch nn.Linear layers, autograd, torch.optim", "torch"),
+                    "PyTorch nn.Linear layers, autograd, torch.optim"),
         BackendInfo("keras", "keras_backend", ("keras", "tensorflow"), _KERAS_HINT,
-                    "Keras 3 on TensorFlow: Dense layers, tf.GradientTape, keras.optimizers", "keras"),
+                    "Keras 3 on TensorFlow: Dense layers, tf.GradientTape, keras.optimizers"),
         BackendInfo("jax", "jax_backend", ("jax", "optax"), 'pip install "backprop-harness[jax]"',
-                    "jax.numpy net, jax.value_and_grad (x64 on), optax optimizers", "torch",
+                    "jax.numpy net, jax.value_and_grad (x64 on), optax optimizers",
                     "leave JAX_ENABLE_X64 unset or set it to 1 (the harness turns x64 on)"),
         BackendInfo("keras-jax", "keras_backend", ("keras", "jax"), 'pip install "backprop-harness[jax]" keras',
-                    "Keras 3 on jax (own process): Dense layers, jax.value_and_grad of stateless_call", "keras",
+                    "Keras 3 on jax (own process): Dense layers, jax.value_and_grad of stateless_call",
                     "set JAX_ENABLE_X64=1 before keras is imported (the harness sets it for its keras-jax process "
                     "unless JAX_ENABLE_X64 is already set)",
                     (("BPH_KERAS_FLAVOUR", "jax"), ("KERAS_BACKEND", "jax")),
                     (("JAX_ENABLE_X64", "1"), ("JAX_PLATFORMS", "cpu"))),
         BackendInfo("keras-torch", "keras_backend", ("keras", "torch"), 'pip install keras "backprop-harness[torch]"',
-                    "Keras 3 on torch (own process): Dense layers, torch autograd", "keras",
+                    "Keras 3 on torch (own process): Dense layers, torch autograd",
                     "Keras on torch computes float64 inputs in float32 in some ops: compare it in float32",
                     (("BPH_KERAS_FLAVOUR", "torch"), ("KERAS_BACKEND", "torch"))),
         BackendInfo("tf-keras", "keras_backend", ("tf_keras", "tensorflow"), 'pip install "backprop-harness[tf-keras]"',
-                    "Keras 2 through tf-keras (own process, TF_USE_LEGACY_KERAS=1): Dense, GradientTape", "keras",
+                    "Keras 2 through tf-keras (own process, TF_USE_LEGACY_KERAS=1): Dense, GradientTape",
                     child_env=(("BPH_KERAS_FLAVOUR", "tf-keras"), ("TF_USE_LEGACY_KERAS", "1"))),
     )
 }

@@ -40,6 +40,7 @@ from ..run import Run  # noqa: E402
 from ..specs import Spec  # noqa: E402
 
 KERAS3 = FLAVOUR != "tf-keras"
+CONVENTION = "keras-exact" if FLAVOUR == "jax" else "keras"     # see harness.optim
 NAME = {"tensorflow": "keras", "jax": "keras-jax", "torch": "keras-torch", "tf-keras": "tf-keras"}[FLAVOUR]
 
 
@@ -80,15 +81,18 @@ def _set_floatx(dtype: str) -> None:
 
 
 def loss_fn(spec: Spec, y, t):
+    # Means are written as sum / count: on jax, keras.ops.mean reduces float64 in float32
+    # precision (measured: Keras 3.15, 9e-8 relative), which would hide every other difference.
     ops = keras.ops if KERAS3 else _TfOps
+    n = ops.cast(ops.shape(y)[0], y.dtype)
     if spec.loss == "mse_mean_all":
-        return ops.mean(keras.losses.mean_squared_error(t, y))
+        return ops.sum(ops.square(y - t)) / (n * spec.sizes[-1])
     if spec.loss == "half_sse_mean_batch":
-        return 0.5 * ops.sum(ops.square(y - t)) / ops.cast(ops.shape(y)[0], y.dtype)
+        return 0.5 * ops.sum(ops.square(y - t)) / n
     if spec.loss == "half_sse_sum_batch":
         return 0.5 * ops.sum(ops.square(y - t))
     if spec.loss == "softmax_ce_mean_batch":
-        return ops.mean(keras.losses.categorical_crossentropy(t, y, from_logits=True))
+        return ops.sum(keras.losses.categorical_crossentropy(t, y, from_logits=True)) / n
     raise ValueError(spec.loss)
 
 
@@ -161,6 +165,15 @@ def _loss_and_grads(spec: Spec, model, X, T):
     return y, loss, [v.value.grad for v in variables]
 
 
+def computes_in(dtype: str) -> str:
+    """The dtype keras.ops.matmul really returns for two arrays of `dtype`: Keras on torch
+    returns float32 for float64 and casts back afterwards, so the arrays alone would not tell."""
+    if not KERAS3:
+        return dtype
+    a = keras.ops.convert_to_tensor(np.ones((2, 2), dtype))
+    return str(keras.ops.convert_to_numpy(keras.ops.matmul(a, a)).dtype)
+
+
 _models: dict = {}
 
 
@@ -182,5 +195,6 @@ def run(spec: Spec, params, X, T) -> Run:
             for i in range(len(model.layers)):
                 grads[f"W{i + 1}"], grads[f"b{i + 1}"] = _numpy(grad_list[2 * i]), _numpy(grad_list[2 * i + 1])
         opt.apply_gradients(zip(grad_list, model.trainable_variables))
+    narrower = computes_in(spec.dtype)
     return Run(backend=NAME, loaded=loaded, output=output, loss=first_loss, grads=grads, stepped=_read(model),
-               versions=versions(), convention="keras")
+               versions=versions(), convention=CONVENTION, computed_in=narrower if narrower != spec.dtype else "")
