@@ -53,3 +53,39 @@ def test_backends_return_plain_numpy_in_the_canonical_layout(backend, require_ba
     assert {k: v.shape for k, v in run.grads.items()} == {"W1": (7, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
     assert all(isinstance(v, np.ndarray) for v in (run.output, run.loss, *run.grads.values(), *run.stepped.values()))
     assert run.output.shape == (4, 3) and run.loss.shape == ()
+
+
+def test_float64_downgrade_is_a_skip_with_the_fix_not_a_mismatch(require_backend):
+    """Keras on torch computes float64 matmuls in float32 and casts back: the arrays say float64,
+    the probe of keras.ops.matmul does not."""
+    require_backend("keras-torch")
+    rows = [r for r in check_spec(get_spec("xor"), ["numpy", "keras-torch"]) if r.actual == "keras-torch"]
+    reasons = {c.reason for r in rows for c in r.cells.values() if c.status == "SKIP"}
+    assert len(rows) == 2 and all(r.status == "SKIP" for r in rows)
+    assert any("keras-torch cannot run float64 here: Keras on torch computes float64 inputs in float32" in x
+               for x in reasons)
+    assert all(r.status == "PASS" for r in check_spec(get_spec("xor").replace(dtype="float32"), ["numpy", "keras-torch"]))
+
+
+def test_keras_on_jax_without_x64_is_reported_as_a_downgrade(monkeypatch, require_backend):
+    require_backend("keras-jax")
+    from harness.backends.isolated import Isolated
+    child = Isolated("keras-jax", dict(backends.info("keras-jax").child_env, JAX_ENABLE_X64="0"))
+    monkeypatch.setitem(backends._children, "keras-jax", child)
+    try:
+        rows = check_spec(get_spec("xor"), ["numpy", "keras-jax"], fd=False)
+    finally:
+        child.close()
+    reason = rows[0].cells["forward"].reason
+    assert rows[0].status == "SKIP" and "keras-jax cannot run float64 here: set JAX_ENABLE_X64=1" in reason
+
+
+def test_harness_env_prints_every_backend():
+    proc = subprocess.run([sys.executable, "-m", "harness", "env"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for name in backends.BACKENDS:
+        assert f"\n{name:12} " in proc.stdout
+    if not backends.missing_reason("torch"):
+        assert "torch_tf32_matmul" in proc.stdout
+    if not backends.missing_reason("jax"):
+        assert "jax_enable_x64 True" in proc.stdout

@@ -8,14 +8,20 @@ from harness.specs import DTYPES, SPECS, get_spec
 from .helpers import explain, small_spec
 
 
+FRAMEWORKS = ["torch", "keras", "jax", "keras-jax", "keras-torch", "tf-keras"]
+
+
 def _assert_rows_pass(rows, backend, seed):
     mine = [r for r in rows if backend in (r.expected, r.actual)]
     assert {(r.expected, r.actual) for r in mine} == {("numpy", backend), (FD, backend)}
+    skipped = [c.reason for r in mine for c in r.cells.values() if c.status == "SKIP"]
+    if skipped and all("cannot run float64 here" in reason for reason in skipped):
+        pytest.skip(skipped[0])                 # a detected downgrade, reported with its fix
     assert all(r.status == "PASS" for r in mine), explain(mine, seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("backend", ["torch", "keras"])
+@pytest.mark.parametrize("backend", FRAMEWORKS)
 @pytest.mark.parametrize("spec_name", list(SPECS))
 def test_default_sizes_match(spec_name, backend, dtype, seed, require_backend):
     require_backend(backend)
@@ -24,7 +30,7 @@ def test_default_sizes_match(spec_name, backend, dtype, seed, require_backend):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("backend", ["torch", "keras"])
+@pytest.mark.parametrize("backend", FRAMEWORKS)
 @pytest.mark.parametrize("spec_name", list(SPECS))
 def test_small_nonsquare_sizes_match(spec_name, backend, dtype, seed, require_backend):
     require_backend(backend)
