@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run the equivalence matrix (default: every spec, backend pair and dtype)")
     c.add_argument("--spec", default=",".join(SPECS), help=f"comma-separated specs (default: all: {', '.join(SPECS)})")
     c.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
-                   help=f"comma-separated backends (default: {','.join(DEFAULT_BACKENDS)}); valid: "
+                   help=f"comma-separated backends, or all (default: {','.join(DEFAULT_BACKENDS)}); valid: "
                         f"{', '.join(backend_registry.BACKENDS)}")
     c.add_argument("--dtype", default="all", help="float64, float32 or all (default: all)")
     c.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the batch (default 0)")
@@ -119,7 +119,8 @@ def cmd_check(args) -> int:
     from .report import environment, render, write_json
 
     spec_names = _names(args.spec, list(SPECS), "spec")
-    backend_names = _names(args.backends, list(backend_registry.BACKENDS), "backend")
+    backend_names = list(backend_registry.BACKENDS) if args.backends == "all" else \
+        _names(args.backends, list(backend_registry.BACKENDS), "backend")
     dtypes = list(DTYPES) if args.dtype == "all" else _names(args.dtype, list(DTYPES), "dtype")
     optimizer = _names(args.optimizer, list(OPTIMIZERS), "optimizer")
     if len(optimizer) != 1:

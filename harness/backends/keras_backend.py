@@ -59,7 +59,7 @@ def versions() -> dict:
 
 def settings() -> dict:
     out = {"keras_backend": keras.config.backend() if KERAS3 else "tensorflow (Keras 2, tf-keras)",
-           "keras_floatx": keras.config.floatx() if KERAS3 else keras.backend.floatx()}
+           "keras_floatx": "set to each run's dtype before building"}
     if FLAVOUR in ("tensorflow", "tf-keras"):
         out["tf_onednn_opts"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
         out["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads() or "default"
