@@ -100,10 +100,14 @@ def test_interrupted_batch_keeps_what_it_graded(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "harness", "grade", str(tmp_path), "-a", "xor", "-j", "2",
                              "--timeout", "120", "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline and not (out.exists() and json.loads(out.read_text())["graded"] >= 1):
+        if proc.poll() is not None:
+            raise AssertionError(f"the batch ended early ({proc.returncode}): {proc.communicate()}")
         time.sleep(0.1)
-    assert out.exists(), "no result was written while the batch ran"
+    if not out.exists():
+        proc.kill()
+        raise AssertionError(f"no result was written while the batch ran: {proc.communicate()}")
     proc.send_signal(signal.SIGINT)
     start = time.time()
     _, err = proc.communicate(timeout=30)
