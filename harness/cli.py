@@ -179,8 +179,9 @@ def cmd_grade(args) -> int:
                 "total": len(submissions), "graded": len(graded), "passed": sum(g.passed for g in graded),
                 "seconds": round(time.perf_counter() - start, 3), "submissions": [to_dict(g) for g in graded]}
 
+    batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory)
     try:
-        for g in grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory):
+        for g in batch:
             graded.append(g)
             if args.json:
                 write_json_atomic(args.json, document(complete=len(graded) == len(submissions)))
@@ -200,6 +201,8 @@ def cmd_grade(args) -> int:
         kept = f"; results of those are in {args.json}" if args.json and graded else ""
         print(f"\ninterrupted: {len(graded)} of {len(submissions)} graded{kept}", file=sys.stderr)
         raise
+    finally:                     # wherever the interrupt landed: stop the children, join the threads
+        batch.close()
     if not single:
         passed = sum(g.passed for g in graded)
         print(f"\n{passed} of {len(graded)} submissions passed ({assignment.name}) in {time.perf_counter() - start:.1f} s")

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,8 +181,9 @@ def _child_env(submission: str) -> dict:
 
 
 def grade(submission: str, assignment: Assignment, timeout_s: float | None = None, memory_mb: int | None = None,
-          output_limit: int = 20000) -> Graded:
-    """Grade one submission file in a fresh child process (see harness.student)."""
+          output_limit: int = 20000, stop: threading.Event | None = None) -> Graded:
+    """Grade one submission file in a fresh child process (see harness.student); setting
+    `stop` ends it early (a batch being interrupted)."""
     timeout_s = timeout_s or assignment.timeout_s
     memory_mb = memory_mb or assignment.memory_mb
     path = Path(submission)
@@ -194,7 +196,8 @@ def grade(submission: str, assignment: Assignment, timeout_s: float | None = Non
                "runs": {rid: s.to_json() for rid, s in plan(assignment).items()}}
         (work / "job.json").write_text(json.dumps(job))
         done = sandbox.run([sys.executable, "-m", "harness.student", str(work / "job.json"), str(work)],
-                           timeout_s=timeout_s, cwd=str(work / "cwd"), env=_child_env(submission), limit=output_limit)
+                           timeout_s=timeout_s, cwd=str(work / "cwd"), env=_child_env(submission), limit=output_limit,
+                           stop=stop)
         results, partials, fatal, notes, phase = _read_events(work)
         if fatal is None and not phase.endswith("done"):
             fatal = _ended_early(done, phase, timeout_s, memory_mb)
@@ -273,16 +276,18 @@ def find_submissions(paths, assignment: Assignment) -> list[str]:
 
 
 def grade_many(submissions, assignment: Assignment, jobs: int = 1, **kwargs):
-    """Yield each Graded as soon as it exists (completion order), `jobs` at a time."""
+    """Yield each Graded as soon as it exists (completion order), `jobs` at a time. Closing the
+    generator early (an interrupt) kills what runs and starts nothing more."""
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        futures = {pool.submit(_grade_or_missing, s, assignment, **kwargs): s for s in submissions}
+        futures = {pool.submit(_grade_or_missing, s, assignment, stop=stop, **kwargs): s for s in submissions}
         try:
             for future in as_completed(futures):
                 yield future.result()
         finally:                     # interrupted: drop what has not started, stop what runs
+            stop.set()
             for f in futures:
                 f.cancel()
-            sandbox.kill_all()
 
 
 def _grade_or_missing(submission: str, assignment: Assignment, **kwargs) -> Graded:

@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 
 TAIL = 2000
-_live: set = set()
-_live_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -71,36 +69,34 @@ class _Drain(threading.Thread):
         return Captured(text, self.total, after > 0)
 
 
-def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000) -> Finished:
+def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000,
+        stop: threading.Event | None = None) -> Finished:
+    """Run to the end, the timeout, or until `stop` is set (then nothing starts either)."""
     start = time.perf_counter()
+    stop = stop or threading.Event()
+    if stop.is_set():
+        return Finished(None, False, 0.0, Captured("", 0, False), Captured("interrupted before it started", 0, False))
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
-    with _live_lock:
-        _live.add(proc)
     drains = [_Drain(proc.stdout, limit), _Drain(proc.stderr, limit)]
     for d in drains:
         d.start()
     timed_out = False
     try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        while proc.poll() is None and not stop.is_set():
+            if time.perf_counter() - start > timeout_s:
+                timed_out = True
+                break
+            try:
+                proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
     finally:                         # timeout, or the parent interrupted: nothing may outlive us
         _kill_group(proc)
-        with _live_lock:
-            _live.discard(proc)
     for d in drains:
         d.join(timeout=5)
     return Finished(None if timed_out else proc.returncode, timed_out, time.perf_counter() - start,
                     drains[0].captured(), drains[1].captured())
-
-
-def kill_all() -> None:
-    """Kill every child still running (a batch was interrupted)."""
-    with _live_lock:
-        procs = list(_live)
-    for proc in procs:
-        _kill_group(proc)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

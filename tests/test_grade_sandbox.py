@@ -134,3 +134,15 @@ def test_children_do_not_outlive_a_timeout(tmp_path):
     marker.unlink()
     time.sleep(1.0)
     assert not marker.exists(), "the submission's own child survived the timeout"
+
+
+def test_closing_a_batch_early_stops_its_children_at_once(tmp_path):
+    """Whatever the caller was doing when it stopped (an interrupt between two results), closing
+    the batch kills the running child and starts no more: no waiting for the timeout."""
+    paths = [str(SUBMISSIONS / "endless_loop.py"), str(SUBMISSIONS / "good.py"), str(SUBMISSIONS / "nan.py")]
+    batch = grade_many(paths, load("xor"), jobs=2, timeout_s=120)
+    first = next(batch)
+    assert first.status in ("passed", "failed")
+    start = time.time()
+    batch.close()
+    assert time.time() - start < 10
