@@ -326,3 +326,56 @@ def _same(a, b) -> bool:
 
 def _needs(adapter: Adapter) -> set[str]:
     return {a for call in adapter.update for a in call.args}
+
+
+class Driver:
+    """One model of the code, kept across calls (training): forward, one SGD step in the code's
+    own way (its update, or its gradients and p - lr*g), parameters in and out."""
+
+    def __init__(self, adapter: Adapter, spec: Spec, params, module=None):
+        self.adapter, self.spec = adapter, spec
+        self.module = module if module is not None else load_module(adapter.module)
+        self.model = _construct(self.module, adapter, spec)
+        _write_params(self.model, adapter, params)
+
+    def _env(self, X, T) -> dict:
+        return {"X": X, "T": T, "lr": self.spec.lr, "epochs": 1, "labels": T.argmax(axis=1), "rows": np.hstack([X, T])}
+
+    def _forward(self, env) -> np.ndarray:
+        f = self.adapter.forward
+        return _unpack(_call(self.model, self.module, f, env), f.returns, f.target)[0]
+
+    def output(self, X) -> np.ndarray:
+        return self._forward(self._env(X, np.zeros((len(X), self.spec.sizes[-1]), X.dtype)))
+
+    def params(self) -> dict:
+        return _read_params(self.model, self.adapter)
+
+    def load(self, params) -> None:
+        _write_params(self.model, self.adapter, params)
+
+    def sgd_step(self, X, T) -> np.ndarray:
+        """One step on (X, T); returns the forward output before it."""
+        env = self._env(X, T)
+        env["output"] = out = self._forward(env)
+        if self.adapter.update:
+            if self.adapter.lr_attr:
+                setattr(self.model, self.adapter.lr_attr, self.spec.lr)
+            for call in self.adapter.update:
+                _call(self.model, self.module, call, env)
+        else:
+            g = self.gradients(X, T, env)
+            self.load({k: v - np.asarray(self.spec.lr, v.dtype) * g[k] for k, v in self.params().items()})
+        return out
+
+    def gradients(self, X, T, env: dict | None = None) -> dict:
+        """The code's gradients at the current parameters (recovered from one update, then
+        undone, when it only updates in place)."""
+        if self.adapter.gradients is not None:
+            raw = _call(self.model, self.module, self.adapter.gradients, env or self._env(X, T))
+            return {p.name: to_canonical(p.layout, _numeric(raw[p.grad_key or p.name], p.name)) for p in self.adapter.params}
+        before = self.params()
+        self.sgd_step(X, T)
+        after = self.params()
+        self.load(before)
+        return {k: (before[k] - after[k]) / self.spec.lr for k in before}

@@ -6,6 +6,7 @@ environment error (bad option, unknown name, nothing could run). No tracebacks f
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -72,7 +73,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description="Prove hand-written numpy backprop right "
                                 "against PyTorch and Keras, from the same initial weights.")
-    sub = p.add_subparsers(dest="command", metavar="{check,grade,bench,list,env}")
+    sub = p.add_subparsers(dest="command", metavar="{check,grade,train,bench,list,env}")
     c = sub.add_parser("check", help="run the equivalence matrix (default: every spec, backend pair and dtype)")
     c.add_argument("--spec", default=",".join(SPECS), help=f"comma-separated specs (default: all: {', '.join(SPECS)})")
     c.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
@@ -105,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=_positive_float, help="seconds per submission (default: the assignment's)")
     g.add_argument("--memory", type=_int_at_least(256), metavar="MB", help="memory cap per submission (default: the assignment's)")
     g.add_argument("--details", action="store_true", help="print the full report of every submission in a batch")
+    t = sub.add_parser("train", help="train numpy, torch and keras in lockstep from the same weights; curves + logs")
+    t.add_argument("--spec", default="softmax_ce", help=f"the net (default softmax_ce); valid: {', '.join(SPECS)}")
+    t.add_argument("--dataset", default="digits", help="digits (shipped), mnist (local IDX files, see --data) or synthetic")
+    t.add_argument("--data", metavar="ROOT", help="MNIST root: ROOT/MNIST/raw/*-ubyte[.gz] (default ./data)")
+    t.add_argument("--epochs", type=_positive_int, default=20, help="epochs (default 20)")
+    t.add_argument("--batch", type=_positive_int, default=32, help="batch size (default 32)")
+    t.add_argument("--lr", type=_positive_float, help="learning rate (default: the spec's)")
+    t.add_argument("--hidden", type=_positive_int, help="hidden units (default: the spec's)")
+    t.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(OPTIMIZERS)} (default sgd)")
+    t.add_argument("--backends", default="numpy,torch,keras", help="numpy first, then any of torch, keras, jax")
+    t.add_argument("--dtype", default="all", help="float64, float32 or all (default: all; the divergence curve "
+                                                  "shows how round-off grows in each)")
+    t.add_argument("--seed", type=_seed, default=0, help="seed of the weights, the split and the batch order")
+    t.add_argument("--out", metavar="DIR", help="where to write curves.png, log.csv, summary.json "
+                                                "(default train-SPEC-DATASET)")
     b = sub.add_parser("bench", help="measure speed ratios side by side (see README)")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     b.add_argument("--repeat", type=_positive_int, default=3, help="repetitions per timing (default 3)")
@@ -235,6 +251,59 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    from . import datasets, train
+    backend_names = _names(args.backends, list(train.TRAINABLE), "trainable backend")
+    if backend_names[0] != "numpy":
+        raise UsageError("the numpy reference comes first in --backends (divergence is measured from it)")
+    dtypes = list(DTYPES) if args.dtype == "all" else _names(args.dtype, list(DTYPES), "dtype")
+    base = get_spec(_names(args.spec, list(SPECS), "spec")[0])
+    if base.classification is False or base.sizes[-1] == 1:
+        raise UsageError(f"{base.name} has one output; train a classifier: relu_mse, sigmoid_mse or softmax_ce")
+    if args.dataset not in datasets.DATASETS:
+        raise UsageError(f"unknown dataset {args.dataset!r}; valid: {', '.join(datasets.DATASETS)}")
+    try:
+        data = datasets.load(args.dataset, args.data, args.seed)
+    except datasets.DatasetError as exc:
+        raise EnvironmentError(str(exc)) from None
+    hidden = (args.hidden,) if args.hidden else base.sizes[1:-1]
+    out = Path(args.out or f"train-{base.name}-{args.dataset}")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"harness train: {base.name} {data.n_features}-{'-'.join(map(str, hidden))}-{data.n_classes} on "
+          f"{data.description}; {args.epochs} epochs, batch {args.batch}, {args.optimizer}, "
+          f"lr {args.lr or base.lr}, seed {args.seed}, backends {', '.join(backend_names)}")
+    histories, skipped = [], []
+    for dtype in dtypes:
+        spec = base.replace(sizes=(data.n_features, *hidden, data.n_classes), batch=args.batch, lr=args.lr,
+                            dtype=dtype, seed=args.seed, optimizer=_names(args.optimizer, list(OPTIMIZERS), "optimizer")[0])
+        h, sk = train.train(spec, data, args.epochs, backend_names, train.progress_bar())
+        histories.append(h)
+        skipped += [s for s in sk if s not in skipped]
+    result = train.summary(spec, data, args.epochs, histories, skipped)
+    equal = True
+    for dtype, d in result["dtypes"].items():
+        print(f"\n{dtype}: max parameter divergence from numpy {d['max_param_divergence']:.2g}, "
+              f"max loss difference {d['max_loss_difference']:.2g}")
+        print(f"  {'backend':10} {'train acc':>9} {'test acc':>9} {'samples/s':>10}")
+        ref = d["final"].get("numpy", {}).get("test_accuracy")
+        for name, acc in d["final"].items():
+            same = "" if name == "numpy" else ("  = numpy" if acc["test_accuracy"] == ref else "  differs from numpy")
+            equal &= dtype != "float64" or name == "numpy" or acc["test_accuracy"] == ref
+            print(f"  {name:10} {acc['train_accuracy']:9.4f} {acc['test_accuracy']:9.4f} "
+                  f"{d['samples_per_s'].get(name, 0):10.0f}{same}")
+    for s in skipped:
+        print(f"SKIP {s}")
+    train.write_csv(histories, out / "log.csv")
+    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    missing_png = train.plot(histories, f"{base.name} on {args.dataset}: same weights, same batches", out / "curves.png")
+    print(f"\nwritten: {out / 'log.csv'}, {out / 'summary.json'}" + ("" if missing_png else f", {out / 'curves.png'}"))
+    if missing_png:
+        print(f"note: {missing_png}")
+    return 0 if equal else 1
+
+
 def cmd_env(args) -> int:
     """Every backend: installed or not (with the install hint), versions and numeric settings.
     Importing a framework to read its settings takes seconds; that is what this command is for."""
@@ -264,7 +333,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"check": cmd_check, "grade": cmd_grade, "bench": cmd_bench, "list": cmd_list,
+        return {"check": cmd_check, "grade": cmd_grade, "train": cmd_train, "bench": cmd_bench, "list": cmd_list,
                 "env": cmd_env}[args.command](args)
     except (UsageError, SpecError) as exc:
         print(f"harness {args.command}: error: {exc}", file=sys.stderr)

@@ -137,6 +137,8 @@ def _name_factor(ratios: list[float], trials: list[Trial], with_lr: bool):
         combos = combos[1:]          # a factor of exactly 1 explains nothing
     for exps in combos:
         pred = [math.prod(bases[n][i] ** x for n, x in zip(names, exps)) for i in range(len(trials))]
+        if sign > 0 and all(abs(p - 1) <= 1e-12 for p in pred):
+            continue                 # e.g. 2/K with K = 2: a factor of 1 explains nothing
         if all(abs(m - p) <= 1e-6 * p for m, p in zip(mags, pred)):
             causes = [_SCALE_NAMES[(n, x)] for n, x in zip(names, exps) if x]
             if sign < 0:

@@ -198,3 +198,25 @@ def run(spec: Spec, params, X, T) -> Run:
     narrower = computes_in(spec.dtype)
     return Run(backend=NAME, loaded=loaded, output=output, loss=first_loss, grads=grads, stepped=_read(model),
                versions=versions(), convention=CONVENTION, computed_in=narrower if narrower != spec.dtype else "")
+
+
+class Trainer:
+    """One model and optimizer kept across batches (harness train)."""
+
+    def __init__(self, spec: Spec, params):
+        self.spec, self.model = spec, build(spec)
+        for i, layer in enumerate(self.model.layers, start=1):
+            layer.set_weights([params[f"W{i}"], params[f"b{i}"]])
+        self.opt = optimizer(spec)
+
+    def step(self, X, T) -> np.ndarray:
+        _set_floatx(self.spec.dtype)
+        y, _, grads = _loss_and_grads(self.spec, self.model, X, T)
+        self.opt.apply_gradients(zip(grads, self.model.trainable_variables))
+        return _numpy(y)
+
+    def output(self, X) -> np.ndarray:
+        return _numpy(self.model(X, training=False))
+
+    def params(self) -> dict:
+        return _read(self.model)

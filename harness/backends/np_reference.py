@@ -43,3 +43,27 @@ def run(spec: Spec, params, X, T) -> Run:
     return dataclasses.replace(first, stepped=stepped_by["torch"], stepped_by=stepped_by,
                                notes=first.notes + (f"{spec.optimizer} x{spec.steps} by harness.optim in each "
                                                     "framework's convention, from the net's gradients",))
+
+
+class Trainer:
+    """The reference net kept across batches (harness train): its own update for SGD; for other
+    optimizers its gradients through harness.optim in torch's convention."""
+
+    def __init__(self, spec: Spec, params):
+        from ..adapters import Driver
+        self.spec = spec
+        self.driver = Driver(reference_adapter(spec.name), spec, params)
+        self.opt = None if spec.optimizer == "sgd" else Optimizer(spec.optimizer, "torch", spec.lr)
+
+    def step(self, X, T) -> np.ndarray:
+        if self.opt is None:
+            return self.driver.sgd_step(X, T)
+        out = self.driver.output(X)
+        self.driver.load(self.opt.step(self.driver.params(), self.driver.gradients(X, T)))
+        return out
+
+    def output(self, X) -> np.ndarray:
+        return self.driver.output(X)
+
+    def params(self) -> dict:
+        return self.driver.params()

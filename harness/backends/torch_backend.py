@@ -104,3 +104,26 @@ def run(spec: Spec, params, X, T) -> Run:
         opt.step()
     return Run(backend="torch", loaded=loaded, output=output, loss=first_loss, grads=grads, stepped=_read(model),
                versions=versions(), convention="torch")
+
+
+class Trainer:
+    """One model and optimizer kept across batches (harness train)."""
+
+    def __init__(self, spec: Spec, params):
+        self.spec, self.model = spec, build(spec)
+        _load(self.model, params)
+        self.opt = optimizer(spec, self.model.parameters())
+
+    def step(self, X, T) -> np.ndarray:
+        self.opt.zero_grad(set_to_none=True)
+        y = self.model(torch.from_numpy(X))
+        loss_fn(self.spec, y, torch.from_numpy(T)).backward()
+        self.opt.step()
+        return y.detach().numpy()
+
+    def output(self, X) -> np.ndarray:
+        with torch.no_grad():
+            return self.model(torch.from_numpy(X)).numpy()
+
+    def params(self) -> dict:
+        return _read(self.model)

@@ -1,0 +1,168 @@
+"""Training parity: the numpy reference net, PyTorch and Keras trained from the same initial
+weights on the same batches in the same order; per step the loss of each and how far each
+framework's parameters have drifted from the numpy reference's; per epoch train and test
+accuracy. Written as CSV + JSON, and as a PNG of the curves when matplotlib is installed.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import backends as backend_registry
+from . import model
+from .datasets import Dataset
+from .params import init_params
+from .specs import Spec
+
+TRAINABLE = ("numpy", "torch", "keras", "jax")
+
+
+@dataclass
+class History:
+    dtype: str
+    steps: list = field(default_factory=list)     # (epoch, step, backend, loss, divergence from numpy)
+    epochs: list = field(default_factory=list)    # (epoch, backend, train accuracy, test accuracy)
+    seconds: dict = field(default_factory=dict)   # backend -> training wall seconds
+
+    def final(self) -> dict:
+        last = max(e[0] for e in self.epochs)
+        return {b: {"train_accuracy": tr, "test_accuracy": te} for e, b, tr, te in self.epochs if e == last}
+
+
+def one_hot(y: np.ndarray, k: int, dtype: str) -> np.ndarray:
+    return np.eye(k, dtype=dtype)[y]
+
+
+def accuracy(out: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(out, axis=1) == y))
+
+
+def _trainer(name: str, spec: Spec, params):
+    module = backend_registry.load(name)
+    if not hasattr(module, "Trainer"):
+        raise backend_registry.BackendUnavailable(f"{name}: not supported by `harness train` (runs in its own process)")
+    return module.Trainer(spec, params)
+
+
+def _divergence(p: dict, ref: dict) -> float:
+    return max(float(np.max(np.abs(p[k].astype(np.float64) - ref[k]))) / max(float(np.max(np.abs(ref[k]))), 1e-300)
+               for k in ref)
+
+
+def train(spec: Spec, data: Dataset, epochs: int, backend_names, progress=None) -> tuple[History, list[str]]:
+    """Train every backend in lockstep; returns the history and the backends skipped (with why)."""
+    spec = spec.replace(sizes=(data.n_features, *spec.sizes[1:-1], data.n_classes))
+    params = init_params(spec)
+    trainers, skipped = {}, []
+    for name in backend_names:
+        try:
+            trainers[name] = _trainer(name, spec, params)
+        except backend_registry.BackendUnavailable as exc:
+            skipped.append(str(exc))
+    h = History(spec.dtype, seconds={n: 0.0 for n in trainers})
+    Xtr, Xte = data.X_train.astype(spec.dtype), data.X_test.astype(spec.dtype)
+    Ttr = one_hot(data.y_train, data.n_classes, spec.dtype)
+    n, step = len(Xtr), 0
+    total = epochs * -(-n // spec.batch)
+    for epoch in range(1, epochs + 1):
+        order = np.random.default_rng([spec.seed, 100 + epoch]).permutation(n)
+        for start in range(0, n, spec.batch):
+            idx = order[start:start + spec.batch]
+            X, T = Xtr[idx], Ttr[idx]
+            step += 1
+            params_now = {}
+            for name, tr in trainers.items():
+                t = time.perf_counter()
+                out = tr.step(X, T)
+                h.seconds[name] += time.perf_counter() - t
+                loss = model.loss(spec, np.asarray(out, np.float64), T.astype(np.float64))
+                params_now[name] = tr.params()
+                div = _divergence(params_now[name], params_now["numpy"]) if "numpy" in params_now else float("nan")
+                h.steps.append((epoch, step, name, loss, div))
+            if progress:
+                progress(step, total, epoch)
+        for name, tr in trainers.items():
+            h.epochs.append((epoch, name, accuracy(tr.output(Xtr), data.y_train), accuracy(tr.output(Xte), data.y_test)))
+    return h, skipped
+
+
+# --- writing -------------------------------------------------------------------------------
+def write_csv(histories: list[History], path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["dtype", "epoch", "step", "backend", "loss", "loss_minus_numpy", "max_param_divergence_from_numpy"])
+        for h in histories:
+            ref = {(s[1]): s[3] for s in h.steps if s[2] == "numpy"}
+            for epoch, step, name, loss, div in h.steps:
+                w.writerow([h.dtype, epoch, step, name, f"{loss:.17g}",
+                            f"{loss - ref[step]:.3g}" if step in ref else "", f"{div:.3g}"])
+
+
+def summary(spec: Spec, data: Dataset, epochs: int, histories: list[History], skipped: list[str]) -> dict:
+    out = {"spec": spec.name, "sizes": [data.n_features, *spec.sizes[1:-1], data.n_classes], "dataset": data.name,
+           "dataset_description": data.description, "epochs": epochs, "batch": spec.batch, "lr": spec.lr,
+           "optimizer": spec.optimizer, "seed": spec.seed, "skipped": skipped, "dtypes": {}}
+    for h in histories:
+        divs = [s[4] for s in h.steps if s[2] != "numpy"]
+        losses = {}
+        for _, step, name, loss, _ in h.steps:
+            losses.setdefault(step, {})[name] = loss
+        loss_diff = max((abs(v - d["numpy"]) for d in losses.values() for k, v in d.items() if "numpy" in d), default=0.0)
+        out["dtypes"][h.dtype] = {"final": h.final(), "max_param_divergence": max(divs, default=0.0),
+                                  "max_loss_difference": loss_diff,
+                                  "samples_per_s": {b: len(data.X_train) * epochs / s for b, s in h.seconds.items() if s}}
+    return out
+
+
+def plot(histories: list[History], title: str, path: Path) -> str | None:
+    """Loss and accuracy curves per backend, and the divergence curve per dtype; None if
+    matplotlib is missing (the message says so)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed: no PNG (pip install matplotlib); the CSV and JSON have every number"
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    main = histories[0]
+    for name in dict.fromkeys(s[2] for s in main.steps):
+        pts = [(s[1], s[3]) for s in main.steps if s[2] == name]
+        axes[0].plot(*zip(*pts), label=name, lw=1)
+        acc = [(e[0], e[3]) for e in main.epochs if e[1] == name]
+        axes[1].plot(*zip(*acc), marker="o", label=f"{name} test", lw=1)
+    axes[0].set(title=f"loss per step ({main.dtype})", xlabel="step", yscale="log")
+    axes[1].set(title=f"test accuracy per epoch ({main.dtype})", xlabel="epoch")
+    for h in histories:
+        for name in dict.fromkeys(s[2] for s in h.steps if s[2] != "numpy"):
+            pts = [(s[1], max(s[4], 1e-18)) for s in h.steps if s[2] == name]
+            axes[2].plot(*zip(*pts), label=f"{name} {h.dtype}", lw=1)
+    axes[2].set(title="max parameter divergence from numpy (relative)", xlabel="step", yscale="log")
+    for ax in axes:
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def progress_bar(stream=sys.stderr):
+    """A one-line progress bar on a terminal; nothing otherwise."""
+    if not stream.isatty():
+        return None
+
+    def show(step, total, epoch):
+        width = 30
+        done = int(width * step / total)
+        stream.write(f"\r  [{'#' * done}{'.' * (width - done)}] step {step}/{total}, epoch {epoch}")
+        if step == total:
+            stream.write("\r\033[K")
+        stream.flush()
+    return show
