@@ -6,7 +6,6 @@ accuracy. Written as CSV + JSON, and as a PNG of the curves when matplotlib is i
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ def accuracy(out: np.ndarray, y: np.ndarray) -> float:
 def _trainer(name: str, spec: Spec, params):
     module = backend_registry.load(name)
     if not hasattr(module, "Trainer"):
-        raise backend_registry.BackendUnavailable(f"{name}: not supported by `harness train` (runs in its own process)")
+        raise backend_registry.BackendUnavailable(f"{name}: not supported by `harness train`; valid: {', '.join(TRAINABLE)}")
     return module.Trainer(spec, params)
 
 

@@ -91,3 +91,25 @@ def run(spec: Spec, params, X, T) -> Run:
         p = optax.apply_updates(p, updates)
     return Run(backend="jax", loaded=loaded, output=output, loss=first_loss, grads=grads,
                stepped={k: np.asarray(v) for k, v in p.items()}, versions=versions(), convention="torch")
+
+
+class Trainer:
+    """Parameters and optax state kept across batches (harness train)."""
+
+    def __init__(self, spec: Spec, params):
+        self.spec, self.p = spec, {k: jnp.asarray(v) for k, v in params.items()}
+        self.opt = optimizer(spec)
+        self.state = self.opt.init(self.p)
+        self.vg = _value_and_grad(spec)
+
+    def step(self, X, T) -> np.ndarray:
+        (_, y), g = self.vg(self.p, jnp.asarray(X), jnp.asarray(T))
+        updates, self.state = self.opt.update(g, self.state, self.p)
+        self.p = optax.apply_updates(self.p, updates)
+        return np.asarray(y)
+
+    def output(self, X) -> np.ndarray:
+        return np.asarray(forward(self.spec, self.p, jnp.asarray(X)))
+
+    def params(self) -> dict:
+        return {k: np.asarray(v) for k, v in self.p.items()}
