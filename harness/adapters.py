@@ -354,10 +354,14 @@ class Driver:
     def load(self, params) -> None:
         _write_params(self.model, self.adapter, params)
 
-    def sgd_step(self, X, T) -> np.ndarray:
-        """One step on (X, T); returns the forward output before it."""
+    def sgd_step(self, X, T, want_output: bool = True) -> np.ndarray | None:
+        """One step on (X, T); returns the forward output before it. Without want_output the
+        forward pass is skipped when the update takes X (it runs its own) and not the output."""
         env = self._env(X, T)
-        env["output"] = out = self._forward(env)
+        needs = _needs(self.adapter)
+        out = None
+        if want_output or not self.adapter.update or "output" in needs or "X" not in needs:
+            env["output"] = out = self._forward(env)
         if self.adapter.update:
             if self.adapter.lr_attr:
                 setattr(self.model, self.adapter.lr_attr, self.spec.lr)

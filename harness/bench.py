@@ -8,6 +8,9 @@ grade_overhead_s               wall of grading one reference net (sandboxed chil
                                framework the child imports; mean over the five built-in assignments
 grade_100_wall_s               wall of grading 100 submissions (20 copies of each reference net) with
                                --jobs = the number of CPUs
+numpy_over_torch_train_f32     training samples/s of the numpy reference net / of PyTorch (CPU), 784-100-10,
+                               batch 32, float32 (also _f64, and numpy_over_keras_*)
+check_peak_rss_mb              peak resident memory of a fresh `python -m harness check`
 directional_speedup_vs_full_fd full central differences on 784-500-10 / the directional proof. The
                                full run (795,020 loss evaluations) is extrapolated, not run: the
                                cost of one loss evaluation on 784-500-10 times the count, a model
@@ -130,11 +133,52 @@ def grade_figures(repeat: int) -> dict:
             "grade_100_per_submission_s": wall / len(graded)}
 
 
+def train_figures(repeat: int) -> dict:
+    """Training samples/s of each trainer on 784-100-10, batch 32 (one epoch of 2,048 random
+    samples, best of `repeat`, after one warm-up step), float32 and float64."""
+    from .params import init_params
+    rng = np.random.default_rng(0)
+    out = {}
+    for dtype in ("float32", "float64"):
+        spec = get_spec("relu_mse").replace(dtype=dtype, batch=32)
+        X = rng.random((2048, 784)).astype(dtype)
+        T = np.eye(10, dtype=dtype)[rng.integers(0, 10, 2048)]
+        rates = {}
+        for name in ("numpy", "torch", "keras"):
+            if backend_registry.missing_reason(name):
+                continue
+            tr = backend_registry.load(name).Trainer(spec, init_params(spec))
+            tr.step(X[:32], T[:32], want_output=False)
+
+            def epoch(tr=tr):
+                for i in range(0, len(X), 32):
+                    tr.step(X[i:i + 32], T[i:i + 32], want_output=False)
+            rates[name] = len(X) / _best(epoch, repeat)
+        short = dtype.replace("float", "f")
+        out.update({f"train_samples_per_s_{n}_{short}": r for n, r in rates.items()})
+        for other in ("torch", "keras"):
+            if other in rates:
+                out[f"numpy_over_{other}_train_{short}"] = rates["numpy"] / rates[other]
+    return out
+
+
+def check_peak_memory() -> dict:
+    """Peak resident memory of a fresh `python -m harness check` (the child's ru_maxrss)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "check"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"check_peak_rss_mb": usage.ru_maxrss / 1024}
+
+
 def run_bench(json_path: str | None = None, repeat: int = 3) -> int:
     print(f"harness bench: best of {repeat}; ratios are measured side by side in this run")
     figures = {}
     figures.update(directional_figures(repeat))
     figures.update(grade_figures(repeat))
+    figures.update(train_figures(repeat))
+    figures.update(check_peak_memory())
     figures.update(check_over_import_floor(repeat))
     width = max(map(len, figures))
     for key, value in figures.items():

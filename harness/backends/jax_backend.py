@@ -102,11 +102,11 @@ class Trainer:
         self.state = self.opt.init(self.p)
         self.vg = _value_and_grad(spec)
 
-    def step(self, X, T) -> np.ndarray:
+    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
         (_, y), g = self.vg(self.p, jnp.asarray(X), jnp.asarray(T))
         updates, self.state = self.opt.update(g, self.state, self.p)
         self.p = optax.apply_updates(self.p, updates)
-        return np.asarray(y)
+        return np.asarray(y) if want_output else None
 
     def output(self, X) -> np.ndarray:
         return np.asarray(forward(self.spec, self.p, jnp.asarray(X)))

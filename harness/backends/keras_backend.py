@@ -209,11 +209,11 @@ class Trainer:
             layer.set_weights([params[f"W{i}"], params[f"b{i}"]])
         self.opt = optimizer(spec)
 
-    def step(self, X, T) -> np.ndarray:
+    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
         _set_floatx(self.spec.dtype)
         y, _, grads = _loss_and_grads(self.spec, self.model, X, T)
         self.opt.apply_gradients(zip(grads, self.model.trainable_variables))
-        return _numpy(y)
+        return _numpy(y) if want_output else None
 
     def output(self, X) -> np.ndarray:
         return _numpy(self.model(X, training=False))

@@ -55,9 +55,9 @@ class Trainer:
         self.driver = Driver(reference_adapter(spec.name), spec, params)
         self.opt = None if spec.optimizer == "sgd" else Optimizer(spec.optimizer, "torch", spec.lr)
 
-    def step(self, X, T) -> np.ndarray:
+    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
         if self.opt is None:
-            return self.driver.sgd_step(X, T)
+            return self.driver.sgd_step(X, T, want_output)
         out = self.driver.output(X)
         self.driver.load(self.opt.step(self.driver.params(), self.driver.gradients(X, T)))
         return out

@@ -114,12 +114,12 @@ class Trainer:
         _load(self.model, params)
         self.opt = optimizer(spec, self.model.parameters())
 
-    def step(self, X, T) -> np.ndarray:
+    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
         self.opt.zero_grad(set_to_none=True)
         y = self.model(torch.from_numpy(X))
         loss_fn(self.spec, y, torch.from_numpy(T)).backward()
         self.opt.step()
-        return y.detach().numpy()
+        return y.detach().numpy() if want_output else None
 
     def output(self, X) -> np.ndarray:
         with torch.no_grad():
