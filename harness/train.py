@@ -143,7 +143,8 @@ def plot(histories: list[History], title: str, path: Path) -> str | None:
             axes[2].plot(*zip(*pts), label=f"{name} {h.dtype}", lw=1)
     axes[2].set(title="max parameter divergence from numpy (relative)", xlabel="step", yscale="log")
     for ax in axes:
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()

@@ -92,10 +92,10 @@ def test_missing_file_is_a_verdict_not_a_crash(tmp_path):
     assert g.status == "missing" and "no such file" in g.problem and g.score == 0
 
 
-def _default_sigint():
-    """A child inherits an ignored SIGINT (and Python then installs no KeyboardInterrupt handler):
-    some framework imported earlier in this test process may ignore it. Ctrl-C must reach the CLI."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# A child inherits an ignored SIGINT (and Python then installs no KeyboardInterrupt handler): the
+# test runner may ignore it (tox does). Ctrl-C must reach the CLI, so the child restores it first.
+_WITH_SIGINT = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "sys.argv = {argv!r}; runpy.run_module('harness', run_name='__main__')")
 
 
 def test_interrupted_batch_keeps_what_it_graded(tmp_path):
@@ -103,9 +103,9 @@ def test_interrupted_batch_keeps_what_it_graded(tmp_path):
     for name in ("endless_loop", "good"):
         (tmp_path / f"{name}.py").write_text((SUBMISSIONS / f"{name}.py").read_text())
     out = tmp_path / "results.json"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "grade", str(tmp_path), "-a", "xor", "-j", "2",
-                             "--timeout", "120", "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=_default_sigint)
+    argv = ["harness", "grade", str(tmp_path), "-a", "xor", "-j", "2", "--timeout", "120", "--json", str(out)]
+    proc = subprocess.Popen([sys.executable, "-c", _WITH_SIGINT.format(argv=argv)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (out.exists() and json.loads(out.read_text())["graded"] >= 1):
         if proc.poll() is not None:
