@@ -14,12 +14,13 @@ class LinearNet:
         self.output = rng.uniform(-1, 1, (1, 1 + n_hidden)).astype(dtype)      # [bias, v_1, ..., v_h]
 
     def hidden_values(self, x):
-        return [row[0] + sum(row[1 + i] * x[i] for i in range(len(x))) for row in self.hidden]
+        # sum() starts from the bias, not from the int 0: numpy 1.x would promote float32 to float64
+        return [sum((row[1 + i] * x[i] for i in range(len(x))), row[0]) for row in self.hidden]
 
     def predict(self, x):
         h = self.hidden_values(x)
         v = self.output[0]
-        return v[0] + sum(v[1 + j] * h[j] for j in range(len(h)))
+        return sum((v[1 + j] * h[j] for j in range(len(h))), v[0])
 
     def train(self, rows, epochs, lr):
         for _ in range(epochs):
