@@ -26,10 +26,29 @@ def settings() -> dict:
             "torch_device": "cpu"}
 
 
+class _PlainSGD:
+    """Plain SGD through torch.optim.sgd.sgd, the very function torch.optim.SGD.step calls with
+    these arguments; the SGD class itself would import torch._dynamo on construction (about 1 s,
+    more than the rest of a default check's torch work)."""
+
+    def __init__(self, parameters, lr: float):
+        self.params, self.lr = list(parameters), lr
+
+    def zero_grad(self, set_to_none: bool = True):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        from torch.optim.sgd import sgd
+        sgd(self.params, [p.grad for p in self.params], [None] * len(self.params), weight_decay=0.0, momentum=0.0,
+            lr=self.lr, dampening=0.0, nesterov=False, maximize=False, foreach=False)
+
+
 def optimizer(spec: Spec, parameters):
     o, lr = spec.optimizer, spec.lr
     if o == "sgd":
-        return torch.optim.SGD(parameters, lr=lr)
+        return _PlainSGD(parameters, lr)
     if o in ("momentum", "nesterov"):
         return torch.optim.SGD(parameters, lr=lr, momentum=optim.MOMENTUM, nesterov=o == "nesterov")
     if o == "adam":
