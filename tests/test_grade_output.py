@@ -10,9 +10,9 @@ from harness.cli import main
 from harness.grade import grade
 from harness.grade_report import gradescope, render
 
+from . import misbehaving
 from .mutant_catalog import MUTANTS
 
-SUBMISSIONS = Path(__file__).parent / "submissions"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,8 @@ def test_terminal_report_names_cause_hint_and_layer(no_2):
 
 def test_cli_single_submission_with_gradescope_file(tmp_path, capsys):
     out = tmp_path / "results.json"
-    code = main(["grade", str(SUBMISSIONS / "good.py"), "--assignment", "xor", "--gradescope", str(out)])
+    good = misbehaving.write(tmp_path, ["good"])["good"]
+    code = main(["grade", str(good), "--assignment", "xor", "--gradescope", str(out)])
     assert code == 0
     r = json.loads(out.read_text())
     assert r["score"] == r["max_score"] == 30 and all(t["status"] == "passed" for t in r["tests"])
@@ -59,11 +60,10 @@ def test_cli_single_submission_with_gradescope_file(tmp_path, capsys):
 def test_cli_batch_writes_json_and_one_gradescope_file_each(tmp_path, capsys):
     folder = tmp_path / "subs"
     folder.mkdir()
-    for name in ("good", "nan", "syntax_error"):
-        (folder / f"{name}.py").write_text((SUBMISSIONS / f"{name}.py").read_text())
+    misbehaving.write(folder, ["good", "nan", "syntax_error"])
     student = folder / "alice"                     # a per-student folder with one .py file
     student.mkdir()
-    (student / "net.py").write_text((SUBMISSIONS / "good.py").read_text())
+    (student / "net.py").write_text(misbehaving.source("good"))
     code = main(["grade", str(folder), "-a", "xor", "-j", "2", "--json", str(tmp_path / "all.json"),
                  "--gradescope", str(tmp_path / "gs")])
     assert code == 1
@@ -78,7 +78,8 @@ def test_cli_batch_writes_json_and_one_gradescope_file_each(tmp_path, capsys):
 
 
 def test_cli_usage_errors_exit_2_with_valid_choices(tmp_path, capsys):
-    assert main(["grade", str(SUBMISSIONS / "good.py"), "-a", "xr"]) == 2
+    good = misbehaving.write(tmp_path, ["good"])["good"]
+    assert main(["grade", str(good), "-a", "xr"]) == 2
     assert "unknown assignment 'xr'; built-in: linear_221, relu_mse, sigmoid_mse, softmax_ce, xor" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["grade", str(tmp_path / "empty"), "-a", "xor"]) == 2
@@ -91,16 +92,17 @@ def test_cli_lists_the_builtin_assignments(capsys):
     assert "assignments (harness grade --assignment NAME):" in out and "softmax_ce" in out
 
 
-def test_pytest_route_for_course_repos(pytester):
+def test_pytest_route_for_course_repos(pytester, tmp_path):
+    subs = misbehaving.write(tmp_path, ["good", "nan"])
     pytester.makepyfile(f"""
         import pytest
 
         def test_good(backprop_grade):
-            g = backprop_grade({str(SUBMISSIONS / 'good.py')!r}, assignment="xor")
+            g = backprop_grade({str(subs['good'])!r}, assignment="xor")
             assert g.score == 30
 
         def test_nan(backprop_grade):
-            backprop_grade({str(SUBMISSIONS / 'nan.py')!r}, assignment="xor")
+            backprop_grade({str(subs['nan'])!r}, assignment="xor")
     """)
     result = pytester.runpytest_subprocess("-q")
     result.assert_outcomes(passed=1, failed=1)

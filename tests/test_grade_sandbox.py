@@ -1,4 +1,4 @@
-"""Submissions that misbehave (tests/submissions/), graded in one parallel batch: each gets its
+"""Submissions that misbehave (tests/misbehaving.py), graded in one parallel batch: each gets its
 own clear verdict, the grader never crashes, and the correct one in the same batch passes."""
 import json
 import os
@@ -13,7 +13,8 @@ import pytest
 from harness.assignment import load
 from harness.grade import grade, grade_many
 
-SUBMISSIONS = Path(__file__).parent / "submissions"
+from . import misbehaving
+
 TIMEOUT_S = 6
 
 # file -> (status, fragments of the problem text)
@@ -39,9 +40,14 @@ VERDICTS = {
 
 
 @pytest.fixture(scope="module")
-def batch():
-    paths = sorted(str(p) for p in SUBMISSIONS.glob("*.py"))
-    assert {Path(p).stem for p in paths} == set(VERDICTS)
+def submissions(tmp_path_factory) -> dict:
+    return misbehaving.write(tmp_path_factory.mktemp("submissions"))
+
+
+@pytest.fixture(scope="module")
+def batch(submissions):
+    assert set(submissions) == set(VERDICTS)
+    paths = [str(p) for p in submissions.values()]
     return {Path(g.submission).stem: g for g in grade_many(paths, load("xor"), jobs=2, timeout_s=TIMEOUT_S,
                                                              memory_mb=1024)}
 
@@ -100,8 +106,7 @@ _WITH_SIGINT = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.
 
 def test_interrupted_batch_keeps_what_it_graded(tmp_path):
     """SIGINT mid-batch: exit promptly, the hanging child is killed, finished results are kept."""
-    for name in ("endless_loop", "good"):
-        (tmp_path / f"{name}.py").write_text((SUBMISSIONS / f"{name}.py").read_text())
+    misbehaving.write(tmp_path, ["endless_loop", "good"])
     out = tmp_path / "results.json"
     argv = ["harness", "grade", str(tmp_path), "-a", "xor", "-j", "2", "--timeout", "120", "--json", str(out)]
     proc = subprocess.Popen([sys.executable, "-c", _WITH_SIGINT.format(argv=argv)], stdout=subprocess.PIPE,
@@ -129,7 +134,7 @@ def test_children_do_not_outlive_a_timeout(tmp_path):
     marker = tmp_path / "alive"
     (tmp_path / "child.py").write_text(f"import pathlib, time\nwhile True:\n    pathlib.Path({str(marker)!r}).touch()\n"
                                        "    time.sleep(0.2)\n")
-    code = (SUBMISSIONS / "good.py").read_text() + (
+    code = misbehaving.XOR + (
         f"\nimport subprocess, sys\nsubprocess.Popen([sys.executable, {str(tmp_path / 'child.py')!r}])\n"
         "while True:\n    pass\n")
     (tmp_path / "spawner.py").write_text(code)
@@ -142,10 +147,10 @@ def test_children_do_not_outlive_a_timeout(tmp_path):
     assert not marker.exists(), "the submission's own child survived the timeout"
 
 
-def test_closing_a_batch_early_stops_its_children_at_once(tmp_path):
+def test_closing_a_batch_early_stops_its_children_at_once(submissions):
     """Whatever the caller was doing when it stopped (an interrupt between two results), closing
     the batch kills the running child and starts no more: no waiting for the timeout."""
-    paths = [str(SUBMISSIONS / "endless_loop.py"), str(SUBMISSIONS / "good.py"), str(SUBMISSIONS / "nan.py")]
+    paths = [str(submissions[n]) for n in ("endless_loop", "good", "nan")]
     batch = grade_many(paths, load("xor"), jobs=2, timeout_s=120)
     first = next(batch)
     assert first.status in ("passed", "failed")
