@@ -208,6 +208,12 @@ def _unpack(value, returns: str, what: str):
 
 
 # --- running -------------------------------------------------------------------------------
+def _env(X, T, lr) -> dict:
+    """The values a Call may name as arguments (besides model, output and x)."""
+    return {"X": X, "T": T, "lr": lr, "epochs": 1, "labels": T.argmax(axis=1), "rows": np.hstack([X, T])}
+
+
+
 def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "numpy", module=None,
                 forward_only: bool = False) -> Run:
     """Drive the code once: load `params`, forward, loss, gradients and/or one update.
@@ -223,8 +229,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
         return model
 
     def env_for(Xb, Tb):
-        env = {"X": Xb.copy(), "T": Tb.copy(), "lr": spec.lr, "epochs": 1, "labels": Tb.argmax(axis=1),
-               "rows": np.hstack([Xb, Tb]).copy()}
+        env = _env(Xb.copy(), Tb.copy(), spec.lr)
         envs.append((env, Xb, Tb))
         return env
 
@@ -292,7 +297,6 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
         raise AdapterError("the adapter names neither a gradients call nor an update")
     if from_update:
         notes.append("gradients recovered from the in-place update as (before - after) / lr")
-    own_step = stepped is not None and not from_update
     if stepped is None:
         stepped = {}
         for k in loaded:
@@ -309,7 +313,7 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
         notes.append(f"the code modified its input array(s) {', '.join(mutated)} in place")
     return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads=grads, stepped=stepped,
                notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed,
-               own_step=own_step, mutated=mutated)
+               mutated=mutated)
 
 
 def _same_shapes(before: dict, after: dict) -> dict:
@@ -338,15 +342,12 @@ class Driver:
         self.model = _construct(self.module, adapter, spec)
         _write_params(self.model, adapter, params)
 
-    def _env(self, X, T) -> dict:
-        return {"X": X, "T": T, "lr": self.spec.lr, "epochs": 1, "labels": T.argmax(axis=1), "rows": np.hstack([X, T])}
-
     def _forward(self, env) -> np.ndarray:
         f = self.adapter.forward
         return _unpack(_call(self.model, self.module, f, env), f.returns, f.target)[0]
 
     def output(self, X) -> np.ndarray:
-        return self._forward(self._env(X, np.zeros((len(X), self.spec.sizes[-1]), X.dtype)))
+        return self._forward(_env(X, np.zeros((len(X), self.spec.sizes[-1]), X.dtype), self.spec.lr))
 
     def params(self) -> dict:
         return _read_params(self.model, self.adapter)
@@ -357,7 +358,7 @@ class Driver:
     def sgd_step(self, X, T, want_output: bool = True) -> np.ndarray | None:
         """One step on (X, T); returns the forward output before it. Without want_output the
         forward pass is skipped when the update takes X (it runs its own) and not the output."""
-        env = self._env(X, T)
+        env = _env(X, T, self.spec.lr)
         needs = _needs(self.adapter)
         out = None
         if want_output or not self.adapter.update or "output" in needs or "X" not in needs:
@@ -376,7 +377,7 @@ class Driver:
         """The code's gradients at the current parameters (recovered from one update, then
         undone, when it only updates in place)."""
         if self.adapter.gradients is not None:
-            raw = _call(self.model, self.module, self.adapter.gradients, env or self._env(X, T))
+            raw = _call(self.model, self.module, self.adapter.gradients, env or _env(X, T, self.spec.lr))
             return {p.name: to_canonical(p.layout, _numeric(raw[p.grad_key or p.name], p.name)) for p in self.adapter.params}
         before = self.params()
         self.sgd_step(X, T)

@@ -226,13 +226,3 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
             rows.append(Row(spec, FD, n, dict(blank, gradients=_cell(c)), c.mismatches,
                             tuple(f"{n}: {note}" for note in o.run.notes)))
     return rows
-
-
-def run_matrix(specs, backend_names, dtypes, tol_overrides: dict | None = None, fd: bool = True) -> Report:
-    rows = []
-    for base in specs:
-        for dtype in dtypes:
-            spec = base.replace(dtype=dtype)
-            tol = (tol_overrides or {}).get(dtype)
-            rows.extend(check_spec(spec, backend_names, tol, fd))
-    return Report(tuple(rows))

@@ -172,9 +172,7 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
 
 # --- in a sandbox ----------------------------------------------------------------------------
 def _child_env(submission: str) -> dict:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)       # so the child imports this harness
-    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env = sandbox.harness_env(dict(os.environ))
     env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return env

@@ -22,7 +22,6 @@ class Run:
     notes: tuple[str, ...] = ()
     grads_from_update: bool = False   # gradients recovered as (before - after) / lr
     updates_summed: int = 1           # how many recovered updates each gradient sums (per-sample loops)
-    own_step: bool = False            # `stepped` is the code's own update (not derived from `grads`)
     convention: str = ""              # optimizer convention `stepped` follows (harness.optim), "" for SGD
     stepped_by: dict = field(default_factory=dict)   # the numpy reference: convention -> parameters
     computed_in: str = ""             # the dtype the backend's ops really returned, when narrower than its arrays
@@ -51,7 +50,7 @@ class Run:
 
 
 # --- across processes: arrays in one .npz, flags as JSON-able metadata --------------------------
-_META = ("backend", "notes", "grads_from_update", "updates_summed", "own_step", "mutated", "convention", "versions",
+_META = ("backend", "notes", "grads_from_update", "updates_summed", "mutated", "convention", "versions",
          "computed_in")
 
 

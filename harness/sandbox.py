@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 
 TAIL = 2000
@@ -67,6 +68,13 @@ class _Drain(threading.Thread):
             text += f"\n[... {skipped:,} bytes not shown ...]\n"
         text += self.tail.decode("utf-8", "replace")
         return Captured(text, self.total, after > 0)
+
+
+def harness_env(base: dict) -> dict:
+    """`base` with this harness first on PYTHONPATH, so a child `python -m harness...` imports
+    the same harness as its parent, installed or not."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return {**base, "PYTHONPATH": os.pathsep.join([root] + ([base["PYTHONPATH"]] if base.get("PYTHONPATH") else []))}
 
 
 def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000,

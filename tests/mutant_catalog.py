@@ -31,6 +31,7 @@ class Mutant:
 _R = "d_output = 2 * (output - Y) / output.size"
 _S = "delta2 = (self.o - self.y) * self.o * (1 - self.o) / n"
 _X = "d_out = error * sigmoid_derivative(y_hat)"
+_C = "return dout * (self.y - self.t) / self.t.shape[0]"
 
 MUTANTS = [
     # relu_mse: MSE over all N*K elements, update function, ReLU
@@ -85,17 +86,17 @@ MUTANTS = [
     Mutant("ce_bias_not_summed", "softmax_ce", "self.db = dout.sum(axis=0)", "self.db = dout", "bias_not_reduced"),
     Mutant("ce_bias_first_row", "softmax_ce", "self.db = dout.sum(axis=0)", "self.db = dout[0]", "bias_not_reduced"),
     Mutant("ce_transposed", "softmax_ce", "self.dW = self.x.T @ dout", "self.dW = dout.T @ self.x", "transposed"),
-    Mutant("ce_no_batch_mean", "softmax_ce", "return dout * (self.y - self.t) / self.t.shape[0]",
+    Mutant("ce_no_batch_mean", "softmax_ce", _C,
            "return dout * (self.y - self.t)", "scale_batch"),
-    Mutant("ce_hardcoded_batch", "softmax_ce", "return dout * (self.y - self.t) / self.t.shape[0]",
+    Mutant("ce_hardcoded_batch", "softmax_ce", _C,
            "return dout * (self.y - self.t) / 32", "hardcoded_batch"),
     Mutant("ce_missing_relu_deriv", "softmax_ce", "        dout = dout.copy()\n        dout[self.mask] = 0\n",
            "        dout = dout.copy()\n", "missing_act_deriv"),
     Mutant("ce_loss_sum", "softmax_ce", "return -np.sum(t * log_y) / x.shape[0]", "return -np.sum(t * log_y)",
            "loss_not_grad"),
-    Mutant("ce_sign", "softmax_ce", "return dout * (self.y - self.t) / self.t.shape[0]",
+    Mutant("ce_sign", "softmax_ce", _C,
            "return dout * (self.t - self.y) / self.t.shape[0]", "sign"),
-    Mutant("ce_mean_outputs", "softmax_ce", "return dout * (self.y - self.t) / self.t.shape[0]",
+    Mutant("ce_mean_outputs", "softmax_ce", _C,
            "return dout * (self.y - self.t) / self.t.size", "scale_inv_outputs"),
     # linear_221: scalar per-sample code, packed (out, 1 + in) with the bias in column 0
     Mutant("lin_lr_twice", "linear_221", "self.output[0, 1 + j] -= lr * error * h[j]",

@@ -23,7 +23,7 @@ from ..specs import Spec
 
 
 class ChildFailed(RuntimeError):
-    pass
+    """The child process of an isolated backend died or could not run a request."""
 
 
 class Isolated:
@@ -38,9 +38,9 @@ class Isolated:
 
     def _start(self):
         self._dir = Path(tempfile.mkdtemp(prefix=f"bph-{self.name}-"))
-        env = {**{k: v for k, v in self.defaults.items() if k not in os.environ}, **os.environ, **self.env}
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        from ..sandbox import harness_env
+        env = harness_env({**{k: v for k, v in self.defaults.items() if k not in os.environ}, **os.environ,
+                           **self.env})
         self._log = open(self._dir / "stderr.log", "w+")
         self._proc = subprocess.Popen([sys.executable, "-m", "harness.backends.isolated"], env=env, text=True,
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)

@@ -11,6 +11,7 @@ and TF_ENABLE_ONEDNN_OPTS=0 (quiet; oneDNN off changes float32 results only at r
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -165,6 +166,7 @@ def _loss_and_grads(spec: Spec, model, X, T):
     return y, loss, [v.value.grad for v in variables]
 
 
+@functools.lru_cache(maxsize=None)
 def computes_in(dtype: str) -> str:
     """The dtype keras.ops.matmul really returns for two arrays of `dtype`: Keras on torch
     returns float32 for float64 and casts back afterwards, so the arrays alone would not tell."""

@@ -34,7 +34,7 @@ class _PlainSGD:
     def __init__(self, parameters, lr: float):
         self.params, self.lr = list(parameters), lr
 
-    def zero_grad(self, set_to_none: bool = True):
+    def zero_grad(self):
         for p in self.params:
             p.grad = None
 
@@ -134,7 +134,7 @@ class Trainer:
         self.opt = optimizer(spec, self.model.parameters())
 
     def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad()
         y = self.model(torch.from_numpy(X))
         loss_fn(self.spec, y, torch.from_numpy(T)).backward()
         self.opt.step()
