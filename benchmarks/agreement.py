@@ -12,9 +12,9 @@ import sys
 
 import numpy as np
 
-from harness.check import check_spec
-from harness.compare import Tolerance
-from harness.specs import SPECS
+from harness.check.matrix import check_spec
+from harness.core.tolerance import Tolerance
+from harness.core.spec import SPECS
 
 
 def main(argv=None) -> int:

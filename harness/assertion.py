@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from .adapters import Adapter, run_adapter
-from .assignment import builtin_names, reference_adapter
-from .check import FD, Report, check_spec
-from .compare import Tolerance, default_tolerance
-from .report import details
-from .specs import get_spec
+from .check.matrix import FD, Report, check_spec
+from .check.report import details
+from .core.spec import get_spec
+from .core.tolerance import Tolerance, default_tolerance
+from .drive.adapter import Adapter
+from .drive.assignment import builtin_names, reference_adapter
+from .drive.runner import run_adapter
 
 SUBJECT = "yours"
 
@@ -69,9 +70,9 @@ def assert_graded(submission: str, assignment: str, min_score: float | None = No
     name or a .toml path); raise AssertionError with the full report unless it passed (or, with
     min_score, scored at least that). Returns the Graded result."""
     __tracebackhide__ = True
-    from .assignment import load
-    from .grade import grade
-    from .grade_report import render
+    from .drive.assignment import load
+    from .grade.batch import grade
+    from .grade.report import render
     g = grade(str(submission), load(str(assignment)), **grade_kwargs)
     ok = g.passed if min_score is None else g.score >= min_score
     if not ok:

@@ -28,11 +28,12 @@ import time
 import numpy as np
 
 from . import backends as backend_registry
-from . import gradcheck, model
-from .adapters import run_adapter
-from .assignment import reference_adapter
-from .params import init_params, make_batch
-from .specs import get_spec
+from .check import gradcheck
+from .core import net as model
+from .core.params import init_params, make_batch
+from .core.spec import get_spec
+from .drive.assignment import reference_adapter
+from .drive.runner import run_adapter
 
 def _best(fn, repeat: int) -> float:
     times = []
@@ -105,8 +106,8 @@ def grade_figures(repeat: int) -> dict:
 
     import reference_impls
 
-    from .assignment import builtin_names, load
-    from .grade import grade, grade_many
+    from .drive.assignment import builtin_names, load
+    from .grade.batch import grade, grade_many
 
     ref_dir = Path(reference_impls.__file__).parent
     floor = min(_fresh(["-c", "import numpy"], dict(os.environ)) for _ in range(repeat))
@@ -136,7 +137,7 @@ def grade_figures(repeat: int) -> dict:
 def train_figures(repeat: int) -> dict:
     """Training samples/s of each trainer on 784-100-10, batch 32 (one epoch of 2,048 random
     samples, best of `repeat`, after one warm-up step), float32 and float64."""
-    from .params import init_params
+    from .core.params import init_params
     rng = np.random.default_rng(0)
     out = {}
     for dtype in ("float32", "float64"):

@@ -13,8 +13,8 @@ import sys
 import time
 
 from . import backends as backend_registry
-from .optim import OPTIMIZERS
-from .specs import DTYPES, SPECS, SpecError, get_spec
+from .core.optim import OPTIMIZERS
+from .core.spec import DTYPES, SPECS, SpecError, get_spec
 
 DEFAULT_BACKENDS = ("numpy", "torch", "keras")
 
@@ -130,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args) -> int:
-    from .check import Report, check_spec
-    from .compare import Tolerance, default_tolerance
-    from .report import environment, render, write_json
+    from .check.matrix import Report, check_spec
+    from .check.report import environment, render, write_json
+    from .core.tolerance import Tolerance, default_tolerance
 
     spec_names = _names(args.spec, list(SPECS), "spec")
     backend_names = list(backend_registry.BACKENDS) if args.backends == "all" else \
@@ -174,9 +174,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .assignment import AssignmentError, load
-    from .grade import find_submissions, grade_many
-    from .grade_report import gradescope, line, render, to_dict, write_json_atomic
+    from .drive.assignment import AssignmentError, load
+    from .grade.batch import find_submissions, grade_many
+    from .grade.report import gradescope, line, render, to_dict, write_json_atomic
 
     try:
         assignment = load(args.assignment)
@@ -237,7 +237,7 @@ def _stem(submission: str, submissions) -> str:
 
 
 def cmd_list(args) -> int:
-    from .assignment import builtin_names, load
+    from .drive.assignment import builtin_names, load
     print("specs:")
     for spec in SPECS.values():
         print(f"  {spec.name:12} {spec.description} (batch {spec.batch}, lr {spec.lr})")
@@ -254,7 +254,7 @@ def cmd_list(args) -> int:
 def cmd_train(args) -> int:
     from pathlib import Path
 
-    from . import datasets, train
+    from .train import datasets, lockstep as train
     backend_names = _names(args.backends, list(train.TRAINABLE), "trainable backend")
     if backend_names[0] != "numpy":
         raise UsageError("the numpy reference comes first in --backends (divergence is measured from it)")
@@ -307,7 +307,7 @@ def cmd_train(args) -> int:
 def cmd_env(args) -> int:
     """Every backend: installed or not (with the install hint), versions and numeric settings.
     Importing a framework to read its settings takes seconds; that is what this command is for."""
-    from .report import environment
+    from .check.report import environment
     env = environment(list(backend_registry.BACKENDS), load=True)
     print(f"backprop-harness {env['harness']} | python {env['python']} | numpy {env['numpy']} | {env['platform']} "
           f"| cpus {env['cpu_count']}")

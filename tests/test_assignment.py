@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import reference_impls
-from harness.assignment import AssignmentError, builtin_names, load
-from harness.grade import grade
+from harness.drive.assignment import AssignmentError, builtin_names, load
+from harness.grade.batch import grade
 
 from .mutant_catalog import MUTANTS
 

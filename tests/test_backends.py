@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from harness import backends
-from harness.check import check_spec
-from harness.specs import get_spec
+from harness.check.matrix import check_spec
+from harness.core.spec import get_spec
 
 
 def test_import_harness_imports_no_framework():
-    code = ("import sys, harness, harness.cli, harness.check, harness.report, harness.assertion, harness.pytest_plugin; "
+    code = ("import sys, harness, harness.cli, harness.check.matrix, harness.check.report, harness.grade.batch, harness.train.lockstep, harness.assertion, harness.pytest_plugin; "
             "bad = [m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -31,11 +31,11 @@ def test_a_backend_that_loads_weights_in_the_wrong_layout_is_reported_as_a_layou
 
     def load_without_transpose(model, params):
         with torch.no_grad():
-            for i, lin in enumerate(tb._linears(model), start=1):
+            for i, lin in enumerate((m for m in model if isinstance(m, torch.nn.Linear)), start=1):
                 lin.weight.copy_(torch.from_numpy(params[f"W{i}"]))   # bug: torch keeps (out, in)
                 lin.bias.copy_(torch.from_numpy(params[f"b{i}"]))
 
-    monkeypatch.setattr(tb, "_load", load_without_transpose)
+    monkeypatch.setattr(tb, "load", load_without_transpose)
     spec = get_spec("relu_mse").replace(sizes=(6, 6, 6), batch=3)
     rows = check_spec(spec, ["numpy", "torch"], fd=False)
     assert rows[0].status == "ERROR"
@@ -47,7 +47,7 @@ def test_a_backend_that_loads_weights_in_the_wrong_layout_is_reported_as_a_layou
 @pytest.mark.parametrize("backend", ["torch", "keras"])
 def test_backends_return_plain_numpy_in_the_canonical_layout(backend, require_backend):
     require_backend(backend)
-    from harness.params import init_params, make_batch
+    from harness.core.params import init_params, make_batch
     spec = get_spec("softmax_ce").replace(sizes=(7, 5, 3), batch=4)
     run = backends.load(backend).run(spec, init_params(spec), *make_batch(spec))
     assert {k: v.shape for k, v in run.grads.items()} == {"W1": (7, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
@@ -71,11 +71,12 @@ def test_keras_on_jax_without_x64_is_reported_as_a_downgrade(monkeypatch, requir
     require_backend("keras-jax")
     from harness.backends.isolated import Isolated
     child = Isolated("keras-jax", dict(backends.info("keras-jax").child_env, JAX_ENABLE_X64="0"))
-    monkeypatch.setitem(backends._children, "keras-jax", child)
+    previous = backends.substitute("keras-jax", child)
     try:
         rows = check_spec(get_spec("xor"), ["numpy", "keras-jax"], fd=False)
     finally:
         child.close()
+        backends.substitute("keras-jax", previous)
     reason = rows[0].cells["forward"].reason
     assert rows[0].status == "SKIP" and "keras-jax cannot run float64 here: set JAX_ENABLE_X64=1" in reason
 

@@ -2,8 +2,8 @@
 and finite differences. Ids read [spec-backend-dtype]."""
 import pytest
 
-from harness.check import FD, check_spec
-from harness.specs import DTYPES, SPECS, get_spec
+from harness.check.matrix import FD, check_spec
+from harness.core.spec import DTYPES, SPECS, get_spec
 
 from .helpers import explain, small_spec
 

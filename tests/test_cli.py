@@ -82,14 +82,15 @@ def test_missing_framework_is_skipped_with_reason_and_hint(tmp_path):
 
 
 def test_mismatch_exits_1_and_prints_every_mismatch(monkeypatch, capsys):
-    from harness.backends import np_reference
-    real = np_reference.run
+    from harness import backends
+    numpy_backend = backends.load("numpy")
+    real = numpy_backend.run
 
     def doubled(spec, params, X, T):
         run = real(spec, params, X, T)
         return type(run)(**{**run.__dict__, "grads": {k: 2 * v for k, v in run.grads.items()}})
 
-    monkeypatch.setattr(np_reference, "run", doubled)
+    monkeypatch.setattr(numpy_backend, "run", doubled)
     assert main(["check", "--spec", "xor", "--backends", "numpy", "--dtype", "float64"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and all(f"| {p} (" in out for p in ("W1", "b1", "W2", "b2"))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from harness.compare import RTOL, Context, Tolerance, compare, default_tolerance
+from harness.core.compare import Context, compare
+from harness.core.tolerance import RTOL, Tolerance, default_tolerance
 
 CTX = Context("relu_mse", "float64", 7, "gradients", "torch", "yours")
 

@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from harness.assignment import load
-from harness.diagnose import CAUSES
-from harness.grade import grade_many
+from harness.drive.assignment import load
+from harness.grade.diagnose import CAUSES
+from harness.grade.batch import grade_many
 
 from .mutant_catalog import MUTANTS
 

@@ -1,11 +1,13 @@
 import numpy as np
 import pytest
 
-from harness import backends, gradcheck, model
-from harness.adapters import run_adapter
-from harness.assignment import reference_adapter
-from harness.params import init_params, make_batch
-from harness.specs import SPECS, get_spec
+from harness import backends
+from harness.check import gradcheck
+from harness.core import net as model
+from harness.drive.runner import run_adapter
+from harness.drive.assignment import reference_adapter
+from harness.core.params import init_params, make_batch
+from harness.core.spec import SPECS, get_spec
 
 from .helpers import small_spec
 
@@ -63,7 +65,7 @@ def test_steps_never_cross_a_relu_kink():
 def test_gradient_magnitudes_bound_the_gradients(spec_name, seed):
     """The sum of |terms| of each entry is at least |entry|: it can only widen a tolerance
     where terms cancel, never narrow it."""
-    from harness import model
+    from harness.core import net as model
     spec = small_spec(spec_name, seed=seed)
     p, X, T, g = reference_grads(spec)
     mags = model.error_magnitudes(spec, p, X, T)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.assignment import load
+from harness.drive.assignment import load
 from harness.cli import main
-from harness.grade import grade
-from harness.grade_report import gradescope, render
+from harness.grade.batch import grade
+from harness.grade.report import gradescope, render
 
 from . import misbehaving
 from .mutant_catalog import MUTANTS

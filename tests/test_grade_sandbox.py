@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.assignment import load
-from harness.grade import grade, grade_many
+from harness.drive.assignment import load
+from harness.grade.batch import grade, grade_many
 
 from . import misbehaving
 

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 import reference_impls
 from harness import backends
-from harness.assignment import Case, load
-from harness.grade import evaluate, plan
-from harness.grade_report import render
-from harness.student import drive
-from harness.check import check_spec
-from harness.specs import SPECS, get_spec
+from harness.drive.assignment import Case, load
+from harness.grade.evaluate import evaluate, plan
+from harness.grade.report import render
+from harness.grade.child import Outcome, drive
+from harness.check.matrix import check_spec
+from harness.core.spec import SPECS, get_spec
 
 from .helpers import explain
 
@@ -51,7 +51,7 @@ def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batc
     spec = assignment.spec.replace(sizes=(n_in, n_hidden, out), batch=batch, seed=seed, dtype=dtype, lr=lr)
     assignment = dataclasses.replace(assignment, cases=(Case("generated", spec),))
     submission = str(REF_DIR / f"{name}.py")
-    results = {e[1]: e[2] for e in drive(assignment.adapter_for(submission), submission, plan(assignment))
-               if e[0] == "run"}
+    results = {e.id: e.result for e in drive(assignment.adapter_for(submission), submission, plan(assignment))
+               if isinstance(e, Outcome) and not e.partial}
     g = evaluate(assignment, submission, results)
     assert g.status == "passed", f"{spec.label()} lr {lr}\n{render(g)}"

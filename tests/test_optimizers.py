@@ -4,9 +4,9 @@ never a failure. Ids read [optimizer-backend-dtype]."""
 import numpy as np
 import pytest
 
-from harness import optim
-from harness.check import check_spec
-from harness.specs import DTYPES, get_spec
+from harness.core import optim
+from harness.check.matrix import check_spec
+from harness.core.spec import DTYPES, get_spec
 
 from .helpers import explain, small_spec
 
@@ -71,6 +71,6 @@ def test_adam_conventions_differ_by_design():
 
 
 def test_unknown_optimizer_lists_valid_ones():
-    from harness.specs import SpecError
+    from harness.core.spec import SpecError
     with pytest.raises(SpecError, match="unknown optimizer 'rmsprop'; valid: sgd, momentum, nesterov, adam, adamw"):
         get_spec("xor").replace(optimizer="rmsprop")

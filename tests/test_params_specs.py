@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from harness.params import LayoutError, init_params, make_batch, store, to_canonical
-from harness.specs import SPECS, SpecError, get_spec
+from harness.core.params import LayoutError, init_params, make_batch, store, to_canonical
+from harness.core.spec import SPECS, SpecError, get_spec
 
 
 def test_specs_have_the_documented_architectures_and_explicit_reductions():

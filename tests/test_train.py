@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from harness import datasets, train
+from harness.train import datasets
+from harness.train import lockstep as train
 from harness.cli import main
-from harness.specs import get_spec
+from harness.core.spec import get_spec
 
 
 def test_digits_ship_with_the_package_and_split_reproducibly():

@@ -4,16 +4,16 @@ with the reason and the install hint, never silently passing.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
-import sys
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class BackendInfo:
     name: str
-    module: str                 # harness.backends.<module>
+    module: str                 # harness.backends.<module>, whose create() makes the Backend
     requires: tuple[str, ...]   # top-level packages that must be importable
     install_hint: str
     description: str
@@ -26,7 +26,7 @@ _KERAS_HINT = 'pip install "backprop-harness[tensorflow]"'
 BACKENDS: dict[str, BackendInfo] = {
     b.name: b
     for b in (
-        BackendInfo("numpy", "np_reference", ("numpy",), "pip install numpy",
+        BackendInfo("numpy", "numpy_backend", ("numpy",), "pip install numpy",
                     "the hand-written numpy reference nets (reference_impls/), driven through their adapters"),
         BackendInfo("torch", "torch_backend", ("torch",), 'pip install "backprop-harness[torch]"',
                     "PyTorch nn.Linear layers, autograd, torch.optim"),
@@ -82,28 +82,49 @@ def _findable(pkg: str) -> bool:
         return False
 
 
-_children: dict = {}
+_instances: dict = {}
 
 
 def load(name: str):
-    """The backend module (imports its framework), or for a backend that needs its own process
-    an object with the same run/versions/settings. Raises BackendUnavailable with the reason."""
+    """The backend (a harness.backends.base.Backend; importing its framework on first use).
+    Raises BackendUnavailable with the reason."""
+    if name in _instances:
+        return _instances[name]
     reason = missing_reason(name)
     if reason:
         raise BackendUnavailable(f"{name}: {reason}")
     b = info(name)
     if b.child_env:
-        if name not in _children:
-            from .isolated import Isolated
-            _children[name] = Isolated(name, dict(b.child_env), dict(b.child_defaults))
-        return _children[name]
-    try:
-        return importlib.import_module(f"{__name__}.{b.module}")
-    except ImportError as exc:
-        raise BackendUnavailable(f"{name}: import failed ({exc}); install with: {info(name).install_hint}") from None
+        from .isolated import Isolated
+        backend = Isolated(name, dict(b.child_env), dict(b.child_defaults))
+    else:
+        try:
+            backend = importlib.import_module(f"{__name__}.{b.module}").create()
+        except ImportError as exc:
+            raise BackendUnavailable(f"{name}: import failed ({exc}); install with: {b.install_hint}") from None
+    _instances[name] = backend
+    return backend
+
+
+def substitute(name: str, backend) -> object | None:
+    """Use `backend` for `name` from now on (tests, a custom backend; None: the default again);
+    returns the one it replaces."""
+    info(name)
+    previous = _instances.pop(name, None)
+    if backend is not None:
+        _instances[name] = backend
+    return previous
 
 
 def loaded(name: str) -> bool:
     """Whether this backend already ran in this process (so asking its versions costs nothing new)."""
-    b = info(name)
-    return name in _children if b.child_env else f"{__name__}.{b.module}" in sys.modules
+    return name in _instances
+
+
+@atexit.register
+def close_all() -> None:
+    """End the child processes of isolated backends and remove their folders."""
+    for backend in list(_instances.values()):
+        close = getattr(backend, "close", None)
+        if close:
+            close()

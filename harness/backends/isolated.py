@@ -1,7 +1,7 @@
 """Backends that cannot share this process: one process holds one Keras (Keras 3 on jax, on
 torch, or Keras 2 through tf-keras, beside the in-process Keras on TensorFlow). Each runs in one
 long-lived child process, started on first use with the environment its flavour needs;
-requests and Runs cross as .npz files (harness.run.save_run/load_run), one line per request.
+requests and Runs cross as .npz files (harness.core.run.save_run/load_run), one line per request.
 
     python -m harness.backends.isolated      (the child; its flavour comes from the environment)
 """
@@ -18,16 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..run import Run, load_run, save_run
-from ..specs import Spec
+from ..core.run import Run, load_run, save_run
+from ..core.spec import Spec
+from .base import Backend
 
 
 class ChildFailed(RuntimeError):
     """The child process of an isolated backend died or could not run a request."""
 
 
-class Isolated:
-    """Looks like a backend module: run(), versions(), settings()."""
+class Isolated(Backend):
+    """A backend whose framework runs in its own long-lived child process. close() ends the
+    child and removes its folder; the registry closes every one at exit."""
+    trainable = False
 
     def __init__(self, name: str, env: dict, defaults: dict | None = None):
         self.name, self.env, self.defaults = name, env, defaults or {}
@@ -38,10 +41,10 @@ class Isolated:
 
     def _start(self):
         self._dir = Path(tempfile.mkdtemp(prefix=f"bph-{self.name}-"))
-        from ..sandbox import harness_env
+        from ..core.childenv import harness_env
         env = harness_env({**{k: v for k, v in self.defaults.items() if k not in os.environ}, **os.environ,
                            **self.env})
-        self._log = open(self._dir / "stderr.log", "w+")
+        self._log = open(self._dir / "stderr.log", "w+")  # noqa: SIM115 - closed in close()
         self._proc = subprocess.Popen([sys.executable, "-m", "harness.backends.isolated"], env=env, text=True,
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
 
@@ -92,6 +95,7 @@ class Isolated:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
+            self._log.close()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
@@ -102,8 +106,8 @@ def child_main() -> int:
     proto = os.fdopen(os.dup(1), "w")        # replies; whatever the frameworks print goes to stderr
     os.dup2(2, 1)
     try:
-        from . import keras_backend as backend
-        failure = None
+        from .keras_backend import create
+        backend, failure = create(), None
     except Exception as exc:                  # noqa: BLE001 - reported per request
         backend, failure = None, f"import failed: {type(exc).__name__}: {exc}"
 

@@ -15,42 +15,28 @@ import optax  # noqa: E402
 if os.environ.get("JAX_ENABLE_X64", "1").lower() not in ("0", "false"):
     jax.config.update("jax_enable_x64", True)
 
-from .. import optim  # noqa: E402
-from ..run import Run  # noqa: E402
-from ..specs import Spec  # noqa: E402
+from ..core import optim  # noqa: E402
+from ..core.spec import Spec  # noqa: E402
+from .base import FrameworkBackend  # noqa: E402
 
-_ACT = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda z: z}
-
-
-def versions() -> dict:
-    return {"jax": jax.__version__, "optax": optax.__version__}
-
-
-def settings() -> dict:
-    return {"jax_enable_x64": bool(jax.config.jax_enable_x64), "jax_platform": jax.default_backend(),
-            "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision)}
+# One line per activation and per loss of harness.core (activations, losses).
+ACTIVATIONS = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda z: z}
+LOSSES = {
+    "mse_mean_all": lambda y, t: jnp.mean((y - t) ** 2),
+    "half_sse_mean_batch": lambda y, t: 0.5 * jnp.sum((y - t) ** 2) / y.shape[0],
+    "half_sse_sum_batch": lambda y, t: 0.5 * jnp.sum((y - t) ** 2),
+    "softmax_ce_mean_batch": lambda y, t: jnp.mean(optax.softmax_cross_entropy(y, t)),
+}
 
 
 def forward(spec: Spec, params, X):
     a = X
     for i, act in enumerate(spec.activations, start=1):
-        a = _ACT[act](a @ params[f"W{i}"] + params[f"b{i}"])
+        a = ACTIVATIONS[act](a @ params[f"W{i}"] + params[f"b{i}"])
     return a
 
 
-def loss_fn(spec: Spec, y, t):
-    if spec.loss == "mse_mean_all":
-        return jnp.mean((y - t) ** 2)
-    if spec.loss == "half_sse_mean_batch":
-        return 0.5 * jnp.sum((y - t) ** 2) / y.shape[0]
-    if spec.loss == "half_sse_sum_batch":
-        return 0.5 * jnp.sum((y - t) ** 2)
-    if spec.loss == "softmax_ce_mean_batch":
-        return jnp.mean(optax.softmax_cross_entropy(y, t))
-    raise ValueError(spec.loss)
-
-
-def optimizer(spec: Spec):
+def _optax(spec: Spec):
     o, lr = spec.optimizer, spec.lr
     if o == "sgd":
         return optax.sgd(lr)
@@ -63,53 +49,70 @@ def optimizer(spec: Spec):
     raise ValueError(o)
 
 
-_steps: dict = {}
+class _Model:
+    """jax is functional: the model is the spec and its current parameters."""
+
+    def __init__(self, spec: Spec):
+        self.spec, self.params = spec, {}
 
 
-def _value_and_grad(spec: Spec):
-    key = (spec.sizes, spec.activations, spec.loss)
-    if key not in _steps:                  # traced once per architecture, not per check
-        def f(params, X, T):
-            y = forward(spec, params, X)
-            return loss_fn(spec, y, T), y
-        _steps[key] = jax.jit(jax.value_and_grad(f, has_aux=True))
-    return _steps[key]
+class _Optimizer:
+    def __init__(self, transform, params):
+        self.transform, self.state = transform, transform.init(params)
 
 
-def run(spec: Spec, params, X, T) -> Run:
-    p = {k: jnp.asarray(v) for k, v in params.items()}
-    loaded = {k: np.asarray(v) for k, v in p.items()}
-    opt = optimizer(spec)
-    state = opt.init(p)
-    vg = _value_and_grad(spec)
-    Xj, Tj = jnp.asarray(X), jnp.asarray(T)
-    for step in range(spec.steps):
-        (loss, y), g = vg(p, Xj, Tj)
-        if step == 0:
-            output, first_loss, grads = np.asarray(y), np.asarray(loss), {k: np.asarray(v) for k, v in g.items()}
-        updates, state = opt.update(g, state, p)
-        p = optax.apply_updates(p, updates)
-    return Run(backend="jax", loaded=loaded, output=output, loss=first_loss, grads=grads,
-               stepped={k: np.asarray(v) for k, v in p.items()}, versions=versions(), convention="torch")
+class JaxBackend(FrameworkBackend):
+    name = "jax"
+
+    def __init__(self):
+        super().__init__()
+        self._value_and_grad: dict = {}
+
+    def versions(self) -> dict:
+        return {"jax": jax.__version__, "optax": optax.__version__}
+
+    def settings(self) -> dict:
+        return {"jax_enable_x64": bool(jax.config.jax_enable_x64), "jax_platform": jax.default_backend(),
+                "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision)}
+
+    def build(self, spec: Spec) -> _Model:
+        return _Model(spec)
+
+    def load(self, model, params) -> None:
+        model.params = {k: jnp.asarray(v) for k, v in params.items()}
+
+    def read(self, model) -> dict:
+        return {k: np.asarray(v) for k, v in model.params.items()}
+
+    def inputs(self, array):
+        return jnp.asarray(array)
+
+    def _vg(self, spec: Spec):
+        key = (spec.sizes, spec.activations, spec.loss)
+        if key not in self._value_and_grad:          # traced once per architecture, not per check
+            def f(params, X, T):
+                y = forward(spec, params, X)
+                return LOSSES[spec.loss](y, T), y
+            self._value_and_grad[key] = jax.jit(jax.value_and_grad(f, has_aux=True))
+        return self._value_and_grad[key]
+
+    def forward_backward(self, spec: Spec, model, X, T):
+        (loss, y), g = self._vg(spec)(model.params, X, T)
+        return y, loss, g
+
+    def gradients(self, model, grads) -> dict:
+        return {k: np.asarray(v) for k, v in grads.items()}
+
+    def optimizer(self, spec: Spec, model) -> _Optimizer:
+        return _Optimizer(_optax(spec), model.params)
+
+    def apply(self, opt, model, grads) -> None:
+        updates, opt.state = opt.transform.update(grads, opt.state, model.params)
+        model.params = optax.apply_updates(model.params, updates)
+
+    def predict(self, model, X):
+        return np.asarray(forward(model.spec, model.params, jnp.asarray(X)))
 
 
-class Trainer:
-    """Parameters and optax state kept across batches (harness train)."""
-
-    def __init__(self, spec: Spec, params):
-        self.spec, self.p = spec, {k: jnp.asarray(v) for k, v in params.items()}
-        self.opt = optimizer(spec)
-        self.state = self.opt.init(self.p)
-        self.vg = _value_and_grad(spec)
-
-    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
-        (_, y), g = self.vg(self.p, jnp.asarray(X), jnp.asarray(T))
-        updates, self.state = self.opt.update(g, self.state, self.p)
-        self.p = optax.apply_updates(self.p, updates)
-        return np.asarray(y) if want_output else None
-
-    def output(self, X) -> np.ndarray:
-        return np.asarray(forward(self.spec, self.p, jnp.asarray(X)))
-
-    def params(self) -> dict:
-        return {k: np.asarray(v) for k, v in self.p.items()}
+def create() -> JaxBackend:
+    return JaxBackend()

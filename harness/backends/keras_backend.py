@@ -1,6 +1,6 @@
 """Keras, every flavour: Keras 3 on TensorFlow (backend `keras`, in-process), on jax
 (`keras-jax`) and on torch (`keras-torch`), and Keras 2 through tf-keras (`tf-keras`). Dense
-layers, the flavour's own gradient machinery, keras.optimizers with harness.optim's
+layers, the flavour's own gradient machinery, keras.optimizers with harness.core.optim's
 hyperparameters. Keras, TensorFlow and tf-keras are imported here only.
 
 One process can hold one Keras backend, so the flavour is fixed at import: BPH_KERAS_FLAVOUR
@@ -36,43 +36,40 @@ else:
     if FLAVOUR == "tensorflow":
         import tensorflow as tf  # noqa: E402
 
-from .. import optim  # noqa: E402
-from ..run import Run  # noqa: E402
-from ..specs import Spec  # noqa: E402
+from ..core import optim  # noqa: E402
+from ..core.spec import Spec  # noqa: E402
+from .base import FrameworkBackend  # noqa: E402
 
 KERAS3 = FLAVOUR != "tf-keras"
-CONVENTION = "keras-exact" if FLAVOUR == "jax" else "keras"     # see harness.optim
+CONVENTION = "keras-exact" if FLAVOUR == "jax" else "keras"     # see harness.core.optim
 NAME = {"tensorflow": "keras", "jax": "keras-jax", "torch": "keras-torch", "tf-keras": "tf-keras"}[FLAVOUR]
 
 
-def versions() -> dict:
-    out = {"keras": keras.__version__}
-    if FLAVOUR in ("tensorflow", "tf-keras"):
-        out["tensorflow"] = tf.__version__
-    elif FLAVOUR == "jax":
-        import jax
-        out["jax"] = jax.__version__
-    else:
-        import torch
-        out["torch"] = torch.__version__
-    return out
+class _TfOps:
+    """The few keras.ops that Keras 2 spells in TensorFlow."""
+    sum = staticmethod(lambda x: tf.reduce_sum(x))
+    square = staticmethod(lambda x: tf.square(x))
+    cast = staticmethod(lambda x, dtype: tf.cast(x, dtype))
+    shape = staticmethod(lambda x: tf.shape(x))
 
 
-def settings() -> dict:
-    out = {"keras_backend": keras.config.backend() if KERAS3 else "tensorflow (Keras 2, tf-keras)",
-           "keras_floatx": "set to each run's dtype before building"}
-    if FLAVOUR in ("tensorflow", "tf-keras"):
-        out["tf_onednn_opts"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
-        out["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads() or "default"
-        out["tf32_execution"] = tf.config.experimental.tensor_float_32_execution_enabled()
-    elif FLAVOUR == "jax":
-        import jax
-        out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
-    else:
-        import torch
-        out["torch_threads"] = torch.get_num_threads()
-        out["torch_tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
-    return out
+_ops = keras.ops if KERAS3 else _TfOps
+
+
+def _n(y):
+    return _ops.cast(_ops.shape(y)[0], y.dtype)
+
+
+# One line per activation and per loss of harness.core (activations, losses). Means are written
+# as sum / count: on jax, keras.ops.mean reduces float64 in float32 precision (measured: Keras
+# 3.15, 9e-8 relative), which would hide every other difference.
+ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "linear": "linear"}
+LOSSES = {
+    "mse_mean_all": lambda y, t: _ops.sum(_ops.square(y - t)) / (_n(y) * y.shape[-1]),
+    "half_sse_mean_batch": lambda y, t: 0.5 * _ops.sum(_ops.square(y - t)) / _n(y),
+    "half_sse_sum_batch": lambda y, t: 0.5 * _ops.sum(_ops.square(y - t)),
+    "softmax_ce_mean_batch": lambda y, t: _ops.sum(keras.losses.categorical_crossentropy(t, y, from_logits=True)) / _n(y),
+}
 
 
 def _set_floatx(dtype: str) -> None:
@@ -81,32 +78,7 @@ def _set_floatx(dtype: str) -> None:
     (keras.config.set_floatx if KERAS3 else keras.backend.set_floatx)(dtype)
 
 
-def loss_fn(spec: Spec, y, t):
-    # Means are written as sum / count: on jax, keras.ops.mean reduces float64 in float32
-    # precision (measured: Keras 3.15, 9e-8 relative), which would hide every other difference.
-    ops = keras.ops if KERAS3 else _TfOps
-    n = ops.cast(ops.shape(y)[0], y.dtype)
-    if spec.loss == "mse_mean_all":
-        return ops.sum(ops.square(y - t)) / (n * spec.sizes[-1])
-    if spec.loss == "half_sse_mean_batch":
-        return 0.5 * ops.sum(ops.square(y - t)) / n
-    if spec.loss == "half_sse_sum_batch":
-        return 0.5 * ops.sum(ops.square(y - t))
-    if spec.loss == "softmax_ce_mean_batch":
-        return ops.sum(keras.losses.categorical_crossentropy(t, y, from_logits=True)) / n
-    raise ValueError(spec.loss)
-
-
-class _TfOps:
-    """The few keras.ops that Keras 2 spells in TensorFlow."""
-    mean = staticmethod(lambda x: tf.reduce_mean(x))
-    sum = staticmethod(lambda x: tf.reduce_sum(x))
-    square = staticmethod(lambda x: tf.square(x))
-    cast = staticmethod(lambda x, dtype: tf.cast(x, dtype))
-    shape = staticmethod(lambda x: tf.shape(x))
-
-
-def optimizer(spec: Spec):
+def _optimizer(spec: Spec):
     o, lr, opts = spec.optimizer, spec.lr, keras.optimizers
     if o == "sgd":
         return opts.SGD(learning_rate=lr)
@@ -120,105 +92,116 @@ def optimizer(spec: Spec):
     raise ValueError(o)
 
 
-def build(spec: Spec):
-    _set_floatx(spec.dtype)
-    layers = [keras.Input((spec.sizes[0],), dtype=spec.dtype)]
-    layers += [keras.layers.Dense(n, activation=act, dtype=spec.dtype)
-               for n, act in zip(spec.sizes[1:], spec.activations)]
-    return keras.Sequential(layers)
+class KerasBackend(FrameworkBackend):
+    name = NAME
+    convention = CONVENTION
 
+    def __init__(self):
+        super().__init__()
+        self._computes_in: dict = {}
 
-def _numpy(x) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(x) if KERAS3 else x.numpy())
+    def versions(self) -> dict:
+        out = {"keras": keras.__version__}
+        if FLAVOUR in ("tensorflow", "tf-keras"):
+            out["tensorflow"] = tf.__version__
+        elif FLAVOUR == "jax":
+            import jax
+            out["jax"] = jax.__version__
+        else:
+            import torch
+            out["torch"] = torch.__version__
+        return out
 
+    def settings(self) -> dict:
+        out = {"keras_backend": keras.config.backend() if KERAS3 else "tensorflow (Keras 2, tf-keras)",
+               "keras_floatx": "set to each run's dtype before building"}
+        if FLAVOUR in ("tensorflow", "tf-keras"):
+            out["tf_onednn_opts"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+            out["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads() or "default"
+            out["tf32_execution"] = tf.config.experimental.tensor_float_32_execution_enabled()
+        elif FLAVOUR == "jax":
+            import jax
+            out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
+        else:
+            import torch
+            out["torch_threads"] = torch.get_num_threads()
+            out["torch_tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+        return out
 
-def _read(model) -> dict:
-    out = {}
-    for i, layer in enumerate(model.layers, start=1):
-        kernel, bias = layer.get_weights()
-        out[f"W{i}"], out[f"b{i}"] = kernel, bias                 # Keras keeps (in, out) like us
-    return out
+    def prepare(self, spec: Spec) -> None:
+        _set_floatx(spec.dtype)
 
+    def build(self, spec: Spec):
+        _set_floatx(spec.dtype)
+        layers = [keras.Input((spec.sizes[0],), dtype=spec.dtype)]
+        layers += [keras.layers.Dense(n, activation=ACTIVATIONS[act], dtype=spec.dtype)
+                   for n, act in zip(spec.sizes[1:], spec.activations, strict=True)]
+        return keras.Sequential(layers)
 
-def _loss_and_grads(spec: Spec, model, X, T):
-    """(output, loss, [gradient per trainable variable]) with the flavour's own autodiff."""
-    variables = model.trainable_variables
-    if FLAVOUR in ("tensorflow", "tf-keras"):
-        with tf.GradientTape() as tape:
-            y = model(tf.constant(X), training=True)
-            loss = loss_fn(spec, y, tf.constant(T))
-        return y, loss, tape.gradient(loss, variables)
-    if FLAVOUR == "jax":
-        import jax
-        non_trainable = [v.value for v in model.non_trainable_variables]
-
-        def f(trainable):
-            y, _ = model.stateless_call(trainable, non_trainable, X, training=True)
-            return loss_fn(spec, y, T), y
-        (loss, y), grads = jax.value_and_grad(f, has_aux=True)([v.value for v in variables])
-        return y, loss, grads
-    import torch
-    for v in variables:
-        v.value.grad = None
-    y = model(torch.from_numpy(X), training=True)
-    loss = loss_fn(spec, y, torch.from_numpy(T))
-    loss.backward()
-    return y, loss, [v.value.grad for v in variables]
-
-
-@functools.lru_cache(maxsize=None)
-def computes_in(dtype: str) -> str:
-    """The dtype keras.ops.matmul really returns for two arrays of `dtype`: Keras on torch
-    returns float32 for float64 and casts back afterwards, so the arrays alone would not tell."""
-    if not KERAS3:
-        return dtype
-    a = keras.ops.convert_to_tensor(np.ones((2, 2), dtype))
-    return str(keras.ops.convert_to_numpy(keras.ops.matmul(a, a)).dtype)
-
-
-_models: dict = {}
-
-
-def run(spec: Spec, params, X, T) -> Run:
-    key = (spec.sizes, spec.activations, spec.dtype)
-    if key not in _models:                 # built once per architecture, reloaded every run
-        _models[key] = build(spec)
-    model = _models[key]
-    _set_floatx(spec.dtype)
-    for i, layer in enumerate(model.layers, start=1):
-        layer.set_weights([params[f"W{i}"], params[f"b{i}"]])
-    loaded = _read(model)
-    opt = optimizer(spec)
-    for step in range(spec.steps):
-        y, loss, grad_list = _loss_and_grads(spec, model, X, T)
-        if step == 0:
-            output, first_loss = _numpy(y), _numpy(loss)
-            grads = {}
-            for i in range(len(model.layers)):
-                grads[f"W{i + 1}"], grads[f"b{i + 1}"] = _numpy(grad_list[2 * i]), _numpy(grad_list[2 * i + 1])
-        opt.apply_gradients(zip(grad_list, model.trainable_variables))
-    narrower = computes_in(spec.dtype)
-    return Run(backend=NAME, loaded=loaded, output=output, loss=first_loss, grads=grads, stepped=_read(model),
-               versions=versions(), convention=CONVENTION, computed_in=narrower if narrower != spec.dtype else "")
-
-
-class Trainer:
-    """One model and optimizer kept across batches (harness train)."""
-
-    def __init__(self, spec: Spec, params):
-        self.spec, self.model = spec, build(spec)
-        for i, layer in enumerate(self.model.layers, start=1):
+    def load(self, model, params) -> None:
+        for i, layer in enumerate(model.layers, start=1):
             layer.set_weights([params[f"W{i}"], params[f"b{i}"]])
-        self.opt = optimizer(spec)
 
-    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
-        _set_floatx(self.spec.dtype)
-        y, _, grads = _loss_and_grads(self.spec, self.model, X, T)
-        self.opt.apply_gradients(zip(grads, self.model.trainable_variables))
-        return _numpy(y) if want_output else None
+    def read(self, model) -> dict:
+        out = {}
+        for i, layer in enumerate(model.layers, start=1):
+            kernel, bias = layer.get_weights()
+            out[f"W{i}"], out[f"b{i}"] = kernel, bias                 # Keras keeps (in, out) like us
+        return out
 
-    def output(self, X) -> np.ndarray:
-        return _numpy(self.model(X, training=False))
+    def forward_backward(self, spec: Spec, model, X, T):
+        """(output, loss, [gradient per trainable variable]) with the flavour's own autodiff."""
+        variables = model.trainable_variables
+        if FLAVOUR in ("tensorflow", "tf-keras"):
+            with tf.GradientTape() as tape:
+                y = model(tf.constant(X), training=True)
+                loss = LOSSES[spec.loss](y, tf.constant(T))
+            return y, loss, tape.gradient(loss, variables)
+        if FLAVOUR == "jax":
+            import jax
+            non_trainable = [v.value for v in model.non_trainable_variables]
 
-    def params(self) -> dict:
-        return _read(self.model)
+            def f(trainable):
+                y, _ = model.stateless_call(trainable, non_trainable, X, training=True)
+                return LOSSES[spec.loss](y, T), y
+            (loss, y), grads = jax.value_and_grad(f, has_aux=True)([v.value for v in variables])
+            return y, loss, grads
+        import torch
+        for v in variables:
+            v.value.grad = None
+        y = model(torch.from_numpy(X), training=True)
+        loss = LOSSES[spec.loss](y, torch.from_numpy(T))
+        loss.backward()
+        return y, loss, [v.value.grad for v in variables]
+
+    def gradients(self, model, grads) -> dict:
+        out = {}
+        for i in range(len(model.layers)):
+            out[f"W{i + 1}"], out[f"b{i + 1}"] = self.to_numpy(grads[2 * i]), self.to_numpy(grads[2 * i + 1])
+        return out
+
+    def optimizer(self, spec: Spec, model):
+        return _optimizer(spec)
+
+    def apply(self, opt, model, grads) -> None:
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+
+    def predict(self, model, X):
+        return self.to_numpy(model(X, training=False))
+
+    def to_numpy(self, value):
+        return np.asarray(keras.ops.convert_to_numpy(value) if KERAS3 else value.numpy())
+
+    def computed_in(self, dtype: str) -> str:
+        """The dtype keras.ops.matmul really returns for two arrays of `dtype`: Keras on torch
+        returns float32 for float64 and casts back afterwards, so the arrays alone would not tell."""
+        if not KERAS3:
+            return dtype
+        if dtype not in self._computes_in:
+            a = keras.ops.convert_to_tensor(np.ones((2, 2), dtype))
+            self._computes_in[dtype] = str(keras.ops.convert_to_numpy(keras.ops.matmul(a, a)).dtype)
+        return self._computes_in[dtype]
+
+
+def create() -> KerasBackend:
+    return KerasBackend()

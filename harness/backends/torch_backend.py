@@ -1,29 +1,24 @@
 """Backend `torch`: nn.Linear layers, autograd, torch.optim (SGD, momentum, Nesterov, Adam,
-AdamW with harness.optim's hyperparameters). torch is imported here only."""
+AdamW with harness.core.optim's hyperparameters). torch is imported here only."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import optim
-from ..run import Run
-from ..specs import Spec
+from ..core import optim
+from ..core.spec import Spec
+from .base import FrameworkBackend
 
-_ACT = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "linear": torch.nn.Identity}
+# One line per activation and per loss of harness.core (activations, losses).
+ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "linear": torch.nn.Identity}
+LOSSES = {
+    "mse_mean_all": lambda y, t: F.mse_loss(y, t),
+    "half_sse_mean_batch": lambda y, t: 0.5 * F.mse_loss(y, t, reduction="sum") / y.shape[0],
+    "half_sse_sum_batch": lambda y, t: 0.5 * F.mse_loss(y, t, reduction="sum"),
+    "softmax_ce_mean_batch": lambda y, t: F.cross_entropy(y, t.argmax(dim=1)),
+}
 _DTYPE = {"float64": torch.float64, "float32": torch.float32}
-
-
-def versions() -> dict:
-    return {"torch": torch.__version__}
-
-
-def settings() -> dict:
-    return {"torch_threads": torch.get_num_threads(),
-            "torch_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
-            "torch_tf32_cudnn": torch.backends.cudnn.allow_tf32,
-            "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
-            "torch_device": "cpu"}
 
 
 class _PlainSGD:
@@ -45,7 +40,7 @@ class _PlainSGD:
             lr=self.lr, dampening=0.0, nesterov=False, maximize=False, foreach=False)
 
 
-def optimizer(spec: Spec, parameters):
+def _optimizer(spec: Spec, parameters):
     o, lr = spec.optimizer, spec.lr
     if o == "sgd":
         return _PlainSGD(parameters, lr)
@@ -59,90 +54,72 @@ def optimizer(spec: Spec, parameters):
     raise ValueError(o)
 
 
-def loss_fn(spec: Spec, y, t):
-    if spec.loss == "mse_mean_all":
-        return F.mse_loss(y, t)
-    if spec.loss == "half_sse_mean_batch":
-        return 0.5 * F.mse_loss(y, t, reduction="sum") / y.shape[0]
-    if spec.loss == "half_sse_sum_batch":
-        return 0.5 * F.mse_loss(y, t, reduction="sum")
-    if spec.loss == "softmax_ce_mean_batch":
-        return F.cross_entropy(y, t.argmax(dim=1))
-    raise ValueError(spec.loss)
-
-
-def build(spec: Spec) -> torch.nn.Sequential:
-    layers = []
-    for n_in, n_out, act in zip(spec.sizes[:-1], spec.sizes[1:], spec.activations):
-        layers += [torch.nn.Linear(n_in, n_out), _ACT[act]()]
-    return torch.nn.Sequential(*layers).to(_DTYPE[spec.dtype])
-
-
 def _linears(model):
     return [m for m in model if isinstance(m, torch.nn.Linear)]
 
 
-def _read(model) -> dict:
-    out = {}
-    for i, lin in enumerate(_linears(model), start=1):
-        out[f"W{i}"] = lin.weight.detach().numpy().T.copy()       # torch keeps (out, in)
-        out[f"b{i}"] = lin.bias.detach().numpy().copy()
-    return out
+class TorchBackend(FrameworkBackend):
+    name = "torch"
 
+    def versions(self) -> dict:
+        return {"torch": torch.__version__}
 
-def _load(model, params) -> None:
-    with torch.no_grad():
-        for i, lin in enumerate(_linears(model), start=1):
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[f"W{i}"].T)))
-            lin.bias.copy_(torch.from_numpy(params[f"b{i}"]))
+    def settings(self) -> dict:
+        return {"torch_threads": torch.get_num_threads(),
+                "torch_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+                "torch_tf32_cudnn": torch.backends.cudnn.allow_tf32,
+                "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
+                "torch_device": "cpu"}
 
+    def build(self, spec: Spec) -> torch.nn.Sequential:
+        layers = []
+        for n_in, n_out, act in zip(spec.sizes[:-1], spec.sizes[1:], spec.activations, strict=True):
+            layers += [torch.nn.Linear(n_in, n_out), ACTIVATIONS[act]()]
+        return torch.nn.Sequential(*layers).to(_DTYPE[spec.dtype])
 
-_models: dict = {}
-
-
-def run(spec: Spec, params, X, T) -> Run:
-    key = (spec.sizes, spec.activations, spec.dtype)
-    if key not in _models:                 # built once per architecture, reloaded every run
-        _models[key] = build(spec)
-    model = _models[key]
-    _load(model, params)
-    loaded = _read(model)
-    opt = optimizer(spec, model.parameters())
-    Xt, Tt = torch.from_numpy(X), torch.from_numpy(T)
-    for step in range(spec.steps):
-        model.zero_grad(set_to_none=True)
-        y = model(Xt)
-        loss = loss_fn(spec, y, Tt)
-        loss.backward()
-        if step == 0:
-            output, first_loss = y.detach().numpy().copy(), loss.detach().numpy().copy()
-            grads = {}
-            for i, lin in enumerate(_linears(model), start=1):
-                grads[f"W{i}"] = lin.weight.grad.numpy().T.copy()
-                grads[f"b{i}"] = lin.bias.grad.numpy().copy()
-        opt.step()
-    return Run(backend="torch", loaded=loaded, output=output, loss=first_loss, grads=grads, stepped=_read(model),
-               versions=versions(), convention="torch")
-
-
-class Trainer:
-    """One model and optimizer kept across batches (harness train)."""
-
-    def __init__(self, spec: Spec, params):
-        self.spec, self.model = spec, build(spec)
-        _load(self.model, params)
-        self.opt = optimizer(spec, self.model.parameters())
-
-    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
-        self.opt.zero_grad()
-        y = self.model(torch.from_numpy(X))
-        loss_fn(self.spec, y, torch.from_numpy(T)).backward()
-        self.opt.step()
-        return y.detach().numpy() if want_output else None
-
-    def output(self, X) -> np.ndarray:
+    def load(self, model, params) -> None:
         with torch.no_grad():
-            return self.model(torch.from_numpy(X)).numpy()
+            for i, lin in enumerate(_linears(model), start=1):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[f"W{i}"].T)))   # torch keeps (out, in)
+                lin.bias.copy_(torch.from_numpy(params[f"b{i}"]))
 
-    def params(self) -> dict:
-        return _read(self.model)
+    def read(self, model) -> dict:
+        out = {}
+        for i, lin in enumerate(_linears(model), start=1):
+            out[f"W{i}"] = lin.weight.detach().numpy().T.copy()
+            out[f"b{i}"] = lin.bias.detach().numpy().copy()
+        return out
+
+    def inputs(self, array):
+        return torch.from_numpy(array)
+
+    def forward_backward(self, spec: Spec, model, X, T):
+        model.zero_grad(set_to_none=True)
+        y = model(X)
+        loss = LOSSES[spec.loss](y, T)
+        loss.backward()
+        return y, loss, None                    # the gradients live on the parameters
+
+    def gradients(self, model, grads) -> dict:
+        out = {}
+        for i, lin in enumerate(_linears(model), start=1):
+            out[f"W{i}"] = lin.weight.grad.numpy().T.copy()
+            out[f"b{i}"] = lin.bias.grad.numpy().copy()
+        return out
+
+    def optimizer(self, spec: Spec, model):
+        return _optimizer(spec, model.parameters())
+
+    def apply(self, opt, model, grads) -> None:
+        opt.step()
+
+    def predict(self, model, X):
+        with torch.no_grad():
+            return model(torch.from_numpy(X)).numpy()
+
+    def to_numpy(self, value):
+        return value.detach().numpy().copy()
+
+
+def create() -> TorchBackend:
+    return TorchBackend()

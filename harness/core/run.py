@@ -22,7 +22,7 @@ class Run:
     notes: tuple[str, ...] = ()
     grads_from_update: bool = False   # gradients recovered as (before - after) / lr
     updates_summed: int = 1           # how many recovered updates each gradient sums (per-sample loops)
-    convention: str = ""              # optimizer convention `stepped` follows (harness.optim), "" for SGD
+    convention: str = ""              # optimizer convention `stepped` follows (harness.core.optim), "" for SGD
     stepped_by: dict = field(default_factory=dict)   # the numpy reference: convention -> parameters
     computed_in: str = ""             # the dtype the backend's ops really returned, when narrower than its arrays
     mutated: tuple[str, ...] = ()     # inputs the code modified in place (X, T, rows)

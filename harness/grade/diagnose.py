@@ -12,37 +12,104 @@ import functools
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from . import model
-from .run import Run
-from .specs import REDUCTIONS, Spec
+from ..core import net as model
+from ..core.run import Run
+from ..core.spec import Spec
 
 MATCH_RTOL = 1e-6          # float64 runs only: a wrong hypothesis misses by O(1), round-off is ~1e-13
 
-CAUSES = {
-    "scale_2": "gradient 2x too large",
-    "scale_half": "gradient half the size",
-    "scale_batch": "not averaged over the batch (xN)",
-    "scale_inv_batch": "averaged over the batch where the loss sums (/N)",
-    "scale_outputs": "not averaged over the outputs (xK)",
-    "scale_inv_outputs": "averaged over the outputs where the loss does not (/K)",
-    "hardcoded_batch": "divides by a hard-coded batch size",
-    "lr_twice": "learning rate applied twice",
-    "lr_missing": "learning rate not applied",
-    "constant_factor": "off by a constant factor",
-    "sign": "sign flipped",
-    "transposed": "transposed weight gradient",
-    "missing_act_deriv": "missing activation derivative",
-    "deriv_at_activation": "activation derivative taken at the activation",
-    "deriv_formula_on_z": "activation-form derivative applied to the pre-activation",
-    "bias_not_reduced": "bias gradient not reduced over the batch",
-    "stale_weights": "stale weights: a layer updated before the delta below it was computed",
-    "loss_not_grad": "reported loss is not the function whose gradient is returned",
-    "forward": "forward pass differs",
-    "nonfinite": "NaN or inf in the result",
-    "unexplained": "no typical cause fits",
+@dataclass(frozen=True)
+class HintContext:
+    """What a hint may refer to."""
+    spec: Spec
+    params: tuple[str, ...] = ()
+    layer: int = 0
+    n0: str = ""                  # the hard-coded batch size, for hardcoded_batch
+
+    @property
+    def loss(self) -> str:
+        return self.spec.loss_record.description
+
+    @property
+    def derivative(self) -> str:
+        return self.spec.loss_record.derivative
+
+    @property
+    def activation(self) -> str:
+        return self.spec.activations[self.layer - 1] if self.layer else ""
+
+
+@dataclass(frozen=True)
+class Cause:
+    summary: str                                  # what is wrong, in a few words
+    hint: Callable[[HintContext], str]            # what to do, in plain words
+
+
+def _bias_or(bias: str, other: str) -> Callable[[HintContext], str]:
+    return lambda c: bias if c.params and all(p.startswith("b") for p in c.params) else other.format(c=c)
+
+
+def _text(template: str) -> Callable[[HintContext], str]:
+    return lambda c: template.format(c=c)
+
+
+CAUSES: dict[str, Cause] = {
+    "scale_2": Cause("gradient 2x too large", _text(
+        "the loss is {c.loss}; its derivative with respect to the output is {c.derivative}: no extra factor 2")),
+    "scale_half": Cause("gradient half the size", _text(
+        "the loss is {c.loss}; its derivative with respect to the output is {c.derivative}: keep the 2 of the square")),
+    "scale_batch": Cause("not averaged over the batch (xN)", _text(
+        "the loss is {c.loss}: divide the output delta by the batch size N = X.shape[0]")),
+    "scale_inv_batch": Cause("averaged over the batch where the loss sums (/N)", _bias_or(
+        "sum the deltas over the batch for the bias gradient (delta.sum(axis=0)), do not average",
+        "the loss is {c.loss}: do not divide by the batch size")),
+    "scale_outputs": Cause("not averaged over the outputs (xK)", _text(
+        "the loss is {c.loss}: divide by N*K (output.size), not only by the batch size N")),
+    "scale_inv_outputs": Cause("averaged over the outputs where the loss does not (/K)", _text(
+        "the loss is {c.loss}: divide by the batch size only, not by the number of outputs")),
+    "hardcoded_batch": Cause("divides by a hard-coded batch size", lambda c: (
+        f"the gradient is right only when the batch has {c.n0.split('/')[-1]} rows: use X.shape[0] instead of a "
+        "fixed number")),
+    "lr_twice": Cause("learning rate applied twice", _text(
+        "the step was lr*lr*gradient: multiply by the learning rate once (in the update, not in the delta too)")),
+    "lr_missing": Cause("learning rate not applied", _text(
+        "the step was the bare gradient: multiply it by the learning rate in the update")),
+    "constant_factor": Cause("off by a constant factor", _text(
+        "the gradient has the right direction but the wrong size: check every constant in the output delta and "
+        "the update")),
+    "sign": Cause("sign flipped", _text(
+        "the update must go against the gradient: p -= lr * dL/dp (with error = y - t); check each sign")),
+    "transposed": Cause("transposed weight gradient", _text(
+        "a weight gradient has the layout of the weight: dW = a_prev.T @ delta, shape (in, out) for W in (in, out)")),
+    "missing_act_deriv": Cause("missing activation derivative", _text(
+        "multiply the delta coming into layer {c.layer} by its activation's derivative ({c.activation}'(z{c.layer})) "
+        "before using it")),
+    "deriv_at_activation": Cause("activation derivative taken at the activation", _text(
+        "layer {c.layer}: a = {c.activation}(z) is already activated; write its derivative in terms of a "
+        "(sigmoid: a * (1 - a)). {c.activation}'(a) applies the activation a second time")),
+    "deriv_formula_on_z": Cause("activation-form derivative applied to the pre-activation", _text(
+        "layer {c.layer}: a derivative written in terms of the activation a (sigmoid: a * (1 - a)) must be given a; "
+        "you applied it to the pre-activation z")),
+    "bias_not_reduced": Cause("bias gradient not reduced over the batch", _text(
+        "the bias gradient is the delta summed over the batch: db = delta.sum(axis=0), shape (n,), not one row per "
+        "sample")),
+    "stale_weights": Cause("stale weights: a layer updated before the delta below it was computed", _text(
+        "compute every delta before changing any weight: the delta below layer {c.layer} used W{c.layer} after its "
+        "update")),
+    "loss_not_grad": Cause("reported loss is not the function whose gradient is returned", _text(
+        "the loss is {c.loss}: report that value; your gradients already are its gradients")),
+    "forward": Cause("forward pass differs", _text(
+        "fix the forward pass first (weights layout, bias, activations, output layer): gradients are only compared "
+        "meaningfully once the output matches")),
+    "nonfinite": Cause("NaN or inf in the result", _text(
+        "look for 0/0, log(0), an overflowing exp, a division by a zero norm, or an array made with np.empty and "
+        "never filled")),
+    "unexplained": Cause("no typical cause fits", _text(
+        "compare your deltas with the chain rule layer by layer, starting at the output")),
 }
 
 
@@ -54,7 +121,7 @@ class Finding:
     hint: str                     # what to do, in plain words
 
     def message(self) -> str:
-        return f"{', '.join(self.params)}: {CAUSES[self.cause]} - {self.text}\n    hint: {self.hint}"
+        return f"{', '.join(self.params)}: {CAUSES[self.cause].summary} - {self.text}\n    hint: {self.hint}"
 
 
 @dataclass(frozen=True)
@@ -157,48 +224,6 @@ def _factor_word(name: str, exp: int) -> str:
     return word if exp > 0 else f"1/{word}"
 
 
-# --- hints -----------------------------------------------------------------------------------
-def _hint(cause: str, spec: Spec, params=(), layer: int = 0, n0: str = "") -> str:
-    reduction = REDUCTIONS[spec.loss]
-    is_bias = all(p.startswith("b") for p in params)
-    return {
-        "scale_2": f"the loss is {reduction}; its derivative with respect to the output is "
-                   + ("(y - t) times the averaging factor: the 1/2 cancels the 2 of the square"
-                      if spec.loss.startswith("half") else "the averaging factor times (y - t), with no extra 2"),
-        "scale_half": f"the loss is {reduction}; d/dy of (y - t)^2 is 2(y - t): keep the 2",
-        "scale_batch": f"the loss is {reduction}: divide the output delta by the batch size N = X.shape[0]",
-        "scale_inv_batch": ("sum the deltas over the batch for the bias gradient (delta.sum(axis=0)), do not average"
-                            if is_bias else f"the loss is {reduction}: do not divide by the batch size"),
-        "scale_outputs": f"the loss is {reduction}: divide by N*K (output.size), not only by the batch size N",
-        "scale_inv_outputs": f"the loss is {reduction}: divide by the batch size only, not by the number of outputs",
-        "hardcoded_batch": f"the gradient is right only when the batch has {n0.split('/')[-1]} rows: use X.shape[0] "
-                           "instead of a fixed number",
-        "lr_twice": "the step was lr*lr*gradient: multiply by the learning rate once (in the update, not in the delta too)",
-        "lr_missing": "the step was the bare gradient: multiply it by the learning rate in the update",
-        "constant_factor": "the gradient has the right direction but the wrong size: check every constant in the "
-                           "output delta and the update",
-        "sign": "the update must go against the gradient: p -= lr * dL/dp (with error = y - t); check each sign",
-        "transposed": "a weight gradient has the layout of the weight: dW = a_prev.T @ delta, shape (in, out) "
-                      "for W in (in, out)",
-        "missing_act_deriv": f"multiply the delta coming into layer {layer} by its activation's derivative "
-                             f"({spec.activations[layer - 1]}'(z{layer})) before using it",
-        "deriv_at_activation": f"layer {layer}: a = sigmoid(z) is already activated; its derivative is a * (1 - a). "
-                               "sigmoid'(a) applies the sigmoid a second time",
-        "deriv_formula_on_z": f"layer {layer}: a * (1 - a) is the derivative written in terms of the activation a; "
-                              "you applied it to the pre-activation z",
-        "bias_not_reduced": "the bias gradient is the delta summed over the batch: db = delta.sum(axis=0), "
-                            "shape (n,), not one row per sample",
-        "stale_weights": f"compute every delta before changing any weight: the delta below layer {layer} used "
-                         f"W{layer} after its update",
-        "loss_not_grad": f"the loss is {reduction}: report that value; your gradients already are its gradients",
-        "forward": "fix the forward pass first (weights layout, bias, activations, output layer): gradients are "
-                   "only compared meaningfully once the output matches",
-        "nonfinite": "look for 0/0, log(0), an overflowing exp, a division by a zero norm, or an array made with "
-                     "np.empty and never filled",
-        "unexplained": "compare your deltas with the chain rule layer by layer, starting at the output",
-    }[cause]
-
-
 # --- the diagnosis ---------------------------------------------------------------------------
 def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_failed: bool) -> Diagnosis:
     """`trials`: float64 runs of the submission; `failing`: gradient names that mismatched in
@@ -209,15 +234,15 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     if forward_failed:
         if any(not np.all(np.isfinite(np.asarray(t.run.output, np.float64))) for t in trials):
             return Diagnosis((Finding("nonfinite", ("output",), "the forward output contains NaN or inf",
-                                      _hint("nonfinite", spec)),))
+                                      CAUSES["nonfinite"].hint(HintContext(spec))),))
         return Diagnosis((Finding("forward", ("output",), "the output of the forward pass already differs",
-                                  _hint("forward", spec)),))
+                                  CAUSES["forward"].hint(HintContext(spec))),))
     findings: list[Finding] = []
     expected = [t.expected for t in trials]
     left = [p for p in spec.param_names if p in failing]
 
     def claim(cause, params, text, layer=0, n0=""):
-        findings.append(Finding(cause, tuple(params), text, _hint(cause, spec, params, layer, n0)))
+        findings.append(Finding(cause, tuple(params), text, CAUSES[cause].hint(HintContext(spec, tuple(params), layer, n0))))
         for p in params:
             left.remove(p)
 
@@ -286,9 +311,9 @@ def _loss_finding(trials: list[Trial], spec: Spec, loss_failed: bool, failing: s
     seen = f"the reported loss is {named[1]} times the spec's" if named else "the reported loss differs from the spec's"
     if failing:
         return Finding("loss_not_grad" if named else "unexplained", ("loss",), seen + "; fix the gradients first",
-                       _hint("loss_not_grad", spec))
+                       CAUSES["loss_not_grad"].hint(HintContext(spec)))
     return Finding("loss_not_grad", ("loss",), seen + ", while the gradients are right: it is not the function "
-                   "whose gradient you return", _hint("loss_not_grad", spec))
+                   "whose gradient you return", CAUSES["loss_not_grad"].hint(HintContext(spec)))
 
 
 def _first_layer(spec: Spec, failing: set[str]) -> str:

@@ -11,8 +11,9 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from .adapters import Adapter, Call, Param
-from .specs import Spec, SpecError, get_spec
+from ..core.params import LAYOUTS
+from ..core.spec import Spec, SpecError, get_spec
+from .adapter import Adapter, Call, Param
 
 try:
     import tomllib
@@ -31,6 +32,16 @@ class AssignmentError(ValueError):
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """Points per case for each kind of check (gradients: split evenly over the parameters)."""
+    forward: float = 1.0
+    loss: float = 1.0
+    gradients: float = 8.0
+    step: float = 0.0
+    inputs: float = 0.0
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     spec: Spec
@@ -45,7 +56,7 @@ class Assignment:
     spec: Spec
     adapter: Adapter                 # module is a placeholder until adapter_for(submission)
     cases: tuple[Case, ...]
-    scoring: dict                    # check kind -> points per case
+    scoring: Scoring
     timeout_s: float = 60.0
     memory_mb: int = 2048
     reference: str | None = None     # module or file of a correct solution, if given
@@ -133,7 +144,6 @@ def _init(mapping: dict, spec: Spec, where: str) -> tuple:
 
 
 def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
-    from .params import LAYOUTS
     code = _table({"code": code}, "code", ("factory", "init", "optional_init", "params", "forward", "loss",
                                              "gradients", "update", "lr_attr", "update_per_sample"),
                   "code", ("factory", "params", "forward"))
@@ -193,11 +203,11 @@ def _parse(data: dict, source: str) -> Assignment:
                                         "seed", "reference", "timeout_s", "memory_mb", "file"),
                   "assignment", ("name", "spec"))
     spec = _spec(head)
-    scoring = {"forward": 1.0, "loss": 1.0, "gradients": 8.0, "step": 0.0, "inputs": 0.0}
-    for kind, points in _table(data, "scoring", SCORED, "scoring").items():
-        if not isinstance(points, (int, float)) or points < 0:
-            raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {points!r}")
-        scoring[kind] = float(points)
+    points = _table(data, "scoring", SCORED, "scoring")
+    for kind, value in points.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {value!r}")
+    scoring = Scoring(**{kind: float(value) for kind, value in points.items()})
     raw_cases = data.get("cases") or [{"name": "default sizes"}]
     if not isinstance(raw_cases, list):
         raise AssignmentError("cases must be an array of tables: [[cases]]")

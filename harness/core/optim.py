@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .run import Run
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 CONVENTIONS = ("torch", "keras", "keras-exact")   # keras-exact: Keras on jax (x64), no float32 rounding
 MOMENTUM = 0.9
@@ -93,3 +95,12 @@ class Optimizer:
         m, v = m + (g - m) * (1 - BETA1), v + (g * g - v) * (1 - BETA2)
         s["m"], s["v"] = m, v
         return p - m * (lr * np.sqrt(c2) / c1) / (np.sqrt(v) + EPS)
+
+
+def convention_gap(optimizer: str, ra: Run, rb: Run) -> str:
+    """Why two runs' steps may differ by design: their optimizer conventions differ ("" if not)."""
+    if optimizer == "sgd" or not (ra.convention and rb.convention) or ra.convention == rb.convention:
+        return ""
+    why = FLOAT32_CONSTANTS if {ra.convention, rb.convention} == {"keras", "keras-exact"} else \
+        GAPS[optimizer]
+    return f"convention gap ({ra.backend}: {ra.convention}, {rb.backend}: {rb.convention}): {why}"

@@ -8,12 +8,12 @@ import platform
 
 import numpy as np
 
-from . import __version__
-from . import backends as backend_registry
-from .check import Report, Row
-from .compare import RTOL
+from .. import __version__
+from .. import backends as backend_registry
+from ..core.run import STAGES
+from ..core.tolerance import RTOL
 from .gradcheck import FD_RTOL
-from .run import STAGES
+from .matrix import Report, Row
 
 
 def environment(backend_names, load: bool = False) -> dict:

@@ -3,7 +3,7 @@
 The child runs in its own session (process group), so a timeout kills everything it started;
 stdout and stderr are drained by threads as they come, keeping the first `limit` bytes and a
 short tail of each, so a flood of output neither blocks the child nor fills the parent's memory.
-The memory cap is set by the child itself (harness.student), before it imports student code.
+The memory cap is set by the child itself (harness.grade.child), before it imports student code.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass
 
 TAIL = 2000
@@ -70,25 +69,20 @@ class _Drain(threading.Thread):
         return Captured(text, self.total, after > 0)
 
 
-def harness_env(base: dict) -> dict:
-    """`base` with this harness first on PYTHONPATH, so a child `python -m harness...` imports
-    the same harness as its parent, installed or not."""
-    root = str(Path(__file__).resolve().parent.parent)
-    return {**base, "PYTHONPATH": os.pathsep.join([root] + ([base["PYTHONPATH"]] if base.get("PYTHONPATH") else []))}
-
-
 def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000,
-        stop: threading.Event | None = None) -> Finished:
-    """Run to the end, the timeout, or until `stop` is set (then nothing starts either)."""
+        stop: threading.Event | None = None, stdin: bytes = b"") -> Finished:
+    """Run to the end, the timeout, or until `stop` is set (then nothing starts either).
+    `stdin` is written to the child's standard input, which is then closed."""
     start = time.perf_counter()
     stop = stop or threading.Event()
     if stop.is_set():
         return Finished(None, False, 0.0, Captured("", 0, False), Captured("interrupted before it started", 0, False))
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     drains = [_Drain(proc.stdout, limit), _Drain(proc.stderr, limit)]
     for d in drains:
         d.start()
+    threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
     timed_out = False
     try:
         while proc.poll() is None and not stop.is_set():
@@ -105,6 +99,18 @@ def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000,
         d.join(timeout=5)
     return Finished(None if timed_out else proc.returncode, timed_out, time.perf_counter() - start,
                     drains[0].captured(), drains[1].captured())
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+    except OSError:                  # the child exited without reading it all
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -1,5 +1,5 @@
 """Rendering grades: the terminal report, one progress line per submission, JSON, and
-Gradescope's results.json. Messages come from the one comparison (harness.compare) and the
+Gradescope's results.json. Messages come from the one comparison (harness.core.compare) and the
 diagnosis; nothing is reformatted here beyond layout."""
 from __future__ import annotations
 
@@ -7,33 +7,30 @@ import json
 import os
 from pathlib import Path
 
+from ..drive.problems import Verdict
 from .diagnose import CAUSES
-from .grade import STATUS_WORDS, Graded
+from .evaluate import CheckKind, Graded
 
 SHOWN_OUTPUT = 1500
-
-
-def _short(check_name: str) -> str:
-    return check_name.replace("gradient ", "").replace("inputs unchanged", "inputs")
 
 
 def line(g: Graded) -> str:
     """One line: name, verdict, score, and the cause or problem."""
     why = g.problem.splitlines()[0] if g.problem else ""
-    return f"{g.submission}  {STATUS_WORDS[g.status]}  {g.score:g}/{g.max_score:g}" + (f"  {why}" if why else "")
+    return f"{g.submission}  {g.status.word}  {g.score:g}/{g.max_score:g}" + (f"  {why}" if why else "")
 
 
 def render(g: Graded, show_hidden: bool = True) -> str:
-    out = [f"{g.submission} | assignment {g.assignment} | {STATUS_WORDS[g.status]} | {g.score:g} / {g.max_score:g} "
+    out = [f"{g.submission} | assignment {g.assignment} | {g.status.word} | {g.score:g} / {g.max_score:g} "
            f"| {g.seconds:.1f} s"]
-    if g.status != "passed" and g.status != "failed":
-        out.append(f"  {STATUS_WORDS[g.status]}: {g.problem}")
+    if g.status not in (Verdict.PASSED, Verdict.FAILED):
+        out.append(f"  {g.status.word}: {g.problem}")
     cases = list(dict.fromkeys(c.case for c in g.checks))
     width = max(len(c) for c in cases) + 12 if cases else 0
     for case in cases:
         cs = [c for c in g.checks if c.case == case]
         label = f"{case} ({cs[0].visibility})"
-        cells = "  ".join(f"{_short(c.name)} {'PASS' if c.passed else 'FAIL'}" for c in cs)
+        cells = "  ".join(f"{c.id.short} {'PASS' if c.passed else 'FAIL'}" for c in cs)
         out.append(f"  {label.ljust(width)}  {cells}   {sum(c.score for c in cs):g}/{sum(c.max_score for c in cs):g}")
     if g.diagnosis.findings:
         out.append("Diagnosis:")
@@ -41,7 +38,7 @@ def render(g: Graded, show_hidden: bool = True) -> str:
     shown = [c for c in g.checks if not c.passed and c.output and (show_hidden or c.visibility == "visible")]
     first_case = shown[0].case if shown else None
     details = list(dict.fromkeys(c.output for c in shown if c.case == first_case))
-    if details and g.status == "failed":
+    if details and g.status is Verdict.FAILED:
         out.append(f"Mismatches in case {first_case!r}:")
         out += ["  " + ln for d in details for ln in d.splitlines()]
     if g.notes:
@@ -57,14 +54,16 @@ def render(g: Graded, show_hidden: bool = True) -> str:
 
 def to_dict(g: Graded) -> dict:
     return {
-        "submission": g.submission, "assignment": g.assignment, "status": g.status, "score": g.score,
+        "submission": g.submission, "assignment": g.assignment, "status": g.status.value, "verdict": g.status.word,
+        "score": g.score,
         "max_score": g.max_score, "problem": g.problem, "seconds": round(g.seconds, 3),
-        "checks": [{"case": c.case, "name": c.name, "passed": c.passed, "score": c.score, "max_score": c.max_score,
+        "checks": [{"case": c.case, "name": c.name, "kind": c.id.kind.value, "param": c.id.param,
+                    "passed": c.passed, "score": c.score, "max_score": c.max_score,
                     "visibility": c.visibility, "output": c.output} for c in g.checks],
         "diagnosis": {"primary": g.diagnosis.primary, "first_layer": g.diagnosis.first_layer,
-                      "findings": [{"cause": f.cause, "summary": CAUSES[f.cause], "params": list(f.params),
+                      "findings": [{"cause": f.cause, "summary": CAUSES[f.cause].summary, "params": list(f.params),
                                     "text": f.text, "hint": f.hint} for f in g.diagnosis.findings]},
-        "notes": list(g.notes), "stdout": g.stdout, "stderr": g.stderr,
+        "notes": list(g.notes), "stdout": g.stdout, "stderr": g.stderr, "staff_detail": g.staff_detail,
     }
 
 
@@ -73,14 +72,12 @@ def gradescope(g: Graded) -> dict:
     tests = []
     for c in g.checks:
         output = c.output
-        related = [f.message() for f in g.diagnosis.findings
-                   if c.name.replace("gradient ", "") in f.params or (c.name in ("loss", "forward") and
-                                                                       c.name in f.params + ("output",))]
+        related = [f.message() for f in g.diagnosis.findings if _explains(f.params, c.id)]
         if not c.passed and related:
             output = "\n".join(related) + ("\n\n" + output if output else "")
         tests.append({"name": f"{c.case}: {c.name}", "score": c.score, "max_score": c.max_score,
                       "status": "passed" if c.passed else "failed", "visibility": c.visibility, "output": output})
-    summary = [f"{STATUS_WORDS[g.status]}: {g.score:g} / {g.max_score:g}"]
+    summary = [f"{g.status.word}: {g.score:g} / {g.max_score:g}"]
     if g.problem:
         summary.append(g.problem)
     if g.diagnosis.findings:
@@ -91,6 +88,12 @@ def gradescope(g: Graded) -> dict:
         summary += ["", "Output of your code:", (g.stdout + g.stderr)[:SHOWN_OUTPUT]]
     return {"score": g.score, "max_score": g.max_score, "execution_time": round(g.seconds, 3),
             "output": "\n".join(summary), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def _explains(params: tuple[str, ...], check) -> bool:
+    if check.kind is CheckKind.GRADIENT:
+        return check.param in params
+    return {CheckKind.LOSS: "loss", CheckKind.FORWARD: "output"}.get(check.kind) in params
 
 
 def write_json_atomic(path: str | Path, data) -> None:

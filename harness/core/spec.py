@@ -9,16 +9,11 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-ACTIVATIONS = ("relu", "sigmoid", "linear")
-DTYPES = ("float64", "float32")
+from .activations import ACTIVATIONS, Activation
+from .losses import LOSSES, Loss
+from .optim import OPTIMIZERS
 
-# Loss reductions. N = batch size, K = number of outputs, y = output, t = target.
-REDUCTIONS = {
-    "mse_mean_all": "mean over all N*K elements of (y - t)^2",
-    "half_sse_mean_batch": "1/2 * sum over outputs of (y - t)^2, averaged over the batch",
-    "half_sse_sum_batch": "1/2 * sum over outputs of (y - t)^2, summed over the batch",
-    "softmax_ce_mean_batch": "softmax cross-entropy of logits y with one-hot t, averaged over the batch",
-}
+DTYPES = ("float64", "float32")
 
 
 class SpecError(ValueError):
@@ -30,13 +25,13 @@ class Spec:
     name: str
     sizes: tuple[int, ...]          # (inputs, hidden..., outputs)
     activations: tuple[str, ...]    # one per layer (len(sizes) - 1); the last applies to the output
-    loss: str                       # a key of REDUCTIONS
+    loss: str                       # a key of harness.core.losses.LOSSES
     batch: int
     seed: int = 0
     dtype: str = "float64"
     lr: float = 0.1
     description: str = ""
-    optimizer: str = "sgd"          # see harness.optim: sgd | momentum | nesterov | adam | adamw
+    optimizer: str = "sgd"          # see harness.core.optim: sgd | momentum | nesterov | adam | adamw
     steps: int = 1                  # optimizer steps compared (each on the same batch)
 
     @property
@@ -48,9 +43,17 @@ class Spec:
         return tuple(f"{kind}{i}" for i in range(1, self.n_layers + 1) for kind in ("W", "b"))
 
     @property
+    def loss_record(self) -> Loss:
+        return LOSSES[self.loss]
+
+    @property
+    def activation_records(self) -> tuple[Activation, ...]:
+        return tuple(ACTIVATIONS[a] for a in self.activations)
+
+    @property
     def classification(self) -> bool:
         """Targets are one-hot class labels (else real-valued in [0, 1))."""
-        return self.loss == "softmax_ce_mean_batch" or self.sizes[-1] > 1
+        return self.loss_record.one_hot_targets or self.sizes[-1] > 1
 
     def replace(self, **overrides) -> "Spec":
         """A copy with overrides applied and validated; None values are ignored."""
@@ -81,17 +84,17 @@ def validate(spec: Spec) -> Spec:
     for act in spec.activations:
         if act not in ACTIVATIONS:
             raise SpecError(f"{spec.name}: unknown activation {act!r}; valid: {', '.join(ACTIVATIONS)}")
-    if spec.loss not in REDUCTIONS:
-        raise SpecError(f"{spec.name}: unknown loss {spec.loss!r}; valid: {', '.join(REDUCTIONS)}")
-    if spec.loss == "softmax_ce_mean_batch" and (spec.activations[-1] != "linear" or spec.sizes[-1] < 2):
-        raise SpecError(f"{spec.name}: softmax cross-entropy needs a linear output layer (logits) with >= 2 classes")
+    if spec.loss not in LOSSES:
+        raise SpecError(f"{spec.name}: unknown loss {spec.loss!r}; valid: {', '.join(LOSSES)}")
+    if spec.loss_record.folds_output_activation and (spec.activations[-1] != "linear" or spec.sizes[-1] < 2):
+        raise SpecError(f"{spec.name}: {spec.loss_record.title} needs a linear output layer (logits) with >= 2 "
+                        "classes")
     if spec.batch <= 0:
         raise SpecError(f"{spec.name}: batch must be >= 1, got {spec.batch}")
     if spec.dtype not in DTYPES:
         raise SpecError(f"{spec.name}: dtype must be one of {', '.join(DTYPES)}, got {spec.dtype!r}")
     if not (isinstance(spec.lr, (int, float)) and math.isfinite(spec.lr) and spec.lr > 0):
         raise SpecError(f"{spec.name}: learning rate must be a finite number > 0, got {spec.lr!r}")
-    from .optim import OPTIMIZERS
     if spec.optimizer not in OPTIMIZERS:
         raise SpecError(f"{spec.name}: unknown optimizer {spec.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
     if not (isinstance(spec.steps, int) and spec.steps >= 1):

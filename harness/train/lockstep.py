@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backends as backend_registry
-from . import model
+from .. import backends as backend_registry
+from ..core import net
+from ..core.params import init_params
+from ..core.spec import Spec
 from .datasets import Dataset
-from .params import init_params
-from .specs import Spec
 
 TRAINABLE = ("numpy", "torch", "keras", "jax")
 
@@ -43,10 +43,10 @@ def accuracy(out: np.ndarray, y: np.ndarray) -> float:
 
 
 def _trainer(name: str, spec: Spec, params):
-    module = backend_registry.load(name)
-    if not hasattr(module, "Trainer"):
+    backend = backend_registry.load(name)
+    if not backend.trainable:
         raise backend_registry.BackendUnavailable(f"{name}: not supported by `harness train`; valid: {', '.join(TRAINABLE)}")
-    return module.Trainer(spec, params)
+    return backend.trainer(spec, params)
 
 
 def _divergence(p: dict, ref: dict) -> float:
@@ -80,7 +80,7 @@ def train(spec: Spec, data: Dataset, epochs: int, backend_names, progress=None) 
                 t = time.perf_counter()
                 out = tr.step(X, T)
                 h.seconds[name] += time.perf_counter() - t
-                loss = model.loss(spec, np.asarray(out, np.float64), T.astype(np.float64))
+                loss = net.loss(spec, np.asarray(out, np.float64), T.astype(np.float64))
                 params_now[name] = tr.params()
                 div = _divergence(params_now[name], params_now["numpy"]) if "numpy" in params_now else float("nan")
                 h.steps.append((epoch, step, name, loss, div))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import model
-from .specs import Spec
+from ..core import net as model
+from ..core.spec import Spec
 
 FULL_FD_MAX_PARAMS = 2000        # above this, directional checks are used
 DIRECTIONS_PER_TENSOR = 3

@@ -17,34 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Measured agreement between numpy, torch and Keras on this machine (benchmarks/agreement.py,
-# README "Tolerances"): worst over all specs, default and small sizes, 10 seeds, every pair and
-# stage was 10.2 eps (2.3e-15) in float64 and 6.2 eps (7.4e-7) in float32, relative to the
-# largest entry. The defaults are 32 eps: about 3x (float64) and 5x (float32) that worst case.
-RTOL = {"float64": 32 * float(np.finfo(np.float64).eps), "float32": 32 * float(np.finfo(np.float32).eps)}
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    rel: float                  # allowed |actual - expected| relative to the scale
-    extra_abs: float = 0.0      # absolute slack added on top (say why in `why`)
-    scale: float | None = None  # fixed scale; None: largest |expected| entry of each tensor
-    why: str = ""
-    magnitude: np.ndarray | None = None   # per entry: the scale is at least this (see model.error_magnitudes)
-
-    def describe(self, scale: float) -> str:
-        what = "the scale" if self.scale is not None else "max|expected|"
-        if self.magnitude is not None:
-            what += " or the entry's sum of |terms|, whichever is larger,"
-        text = f"{self.rel:.2g} relative to {what} = {scale:.3g}"
-        if self.extra_abs:
-            text += f" + {self.extra_abs:.2g} absolute"
-        return text + (f" ({self.why})" if self.why else "")
-
-
-def default_tolerance(dtype: str) -> Tolerance:
-    return Tolerance(RTOL[dtype])
-
+from .run import STAGES, Run
+from .spec import Spec
+from .tolerance import Tolerance, gradient_tolerance, step_tolerance
 
 @dataclass(frozen=True)
 class Context:
@@ -110,9 +85,9 @@ def compare(expected: dict, actual: dict, context: Context, tol: Tolerance | dic
     """Compare two {name: array} maps. `tol` may be one Tolerance or one per name."""
     found: list[Mismatch] = []
     worst, worst_allowed = 0.0, 0.0
-    for name in expected.keys() - actual.keys():
+    for name in [n for n in expected if n not in actual]:
         found.append(Mismatch(context, name, "missing", f"{context.actual} has no {name!r}"))
-    for name in actual.keys() - expected.keys():
+    for name in [n for n in actual if n not in expected]:
         found.append(Mismatch(context, name, "unexpected", f"{context.actual} has {name!r}, which {context.expected} lacks"))
     for name in [n for n in expected if n in actual]:
         e, a = np.asarray(expected[name]), np.asarray(actual[name])
@@ -161,3 +136,22 @@ def _compare_values(e, a, name, context, t: Tolerance):
                               max_rel=float(rel.flat[i_rel]), max_rel_index=_index(i_rel, e.shape),
                               allowed=float(allowed.flat[i_abs]), tolerance=t.describe(float(scales.flat[i_abs]))))
     return found, worst, t.rel + t.extra_abs / scale
+
+
+def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, mags: dict,
+                 stages=STAGES) -> dict[str, Comparison]:
+    """Each stage of two runs; a run with a step per convention (the numpy reference) is
+    compared in the other run's convention."""
+    out = {}
+    for stage in stages:
+        ctx = Context(spec.name, spec.dtype, spec.seed, stage, a, b)
+        stage_tol = {
+            "forward": lambda: Tolerance(tol.rel, tol.extra_abs, magnitude=mags["output"]),
+            "loss": lambda: Tolerance(tol.rel, tol.extra_abs, mags["loss"], "scale: |loss| + its sensitivity to output round-off"),
+            "gradients": lambda: gradient_tolerance(spec, tol, mags, ra, rb),
+            "step": lambda: step_tolerance(spec, tol, mags, ra)}[stage]()
+        # The 0-d loss is compared by value only: numpy 1.x promotes float32 * a Python float scalar
+        # to float64 (numpy 2 does not), which says nothing about the net.
+        out[stage] = compare(ra.stage(stage, rb.convention), rb.stage(stage, ra.convention), ctx, stage_tol,
+                             check_dtype=None if stage == "loss" else spec.dtype)
+    return out

@@ -6,9 +6,12 @@ each framework or student lives in exactly one small function here or in its bac
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
-from .specs import Spec
+from .spec import Spec
 
 Params = dict[str, np.ndarray]
 
@@ -45,19 +48,28 @@ def _write_into(stored: np.ndarray, value: np.ndarray) -> None:
     stored[...] = value
 
 
-LAYOUTS = {
-    # weights
-    "in_out": (lambda s: s, lambda s, v: _write_into(s, v)),
-    "out_in": (lambda s: s.T, lambda s, v: _write_into(s, v.T)),
-    "packed_w": (lambda s: s[:, 1:].T, lambda s, v: _write_into(s[:, 1:], v.T)),   # (out, 1+in), col 0 = bias
-    # biases
-    "vec": (lambda s: s, lambda s, v: _write_into(s, v)),
-    "row": (lambda s: s.reshape(-1) if s.ndim == 2 and s.shape[0] == 1 else _bad_row(s),
-            lambda s, v: _write_into(s, v.reshape(1, -1))),
-    "col": (lambda s: s.reshape(-1) if s.ndim == 2 and s.shape[1] == 1 else _bad_col(s),
-            lambda s, v: _write_into(s, v.reshape(-1, 1))),
-    "packed_b": (lambda s: s[:, 0], lambda s, v: _write_into(s[:, 0], v)),
-}
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    holds: str                  # "weight" or "bias"
+    read: Callable              # stored -> canonical
+    write: Callable             # (stored, canonical) -> None, in place
+    description: str
+
+
+LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (
+    Layout("in_out", "weight", lambda s: s, lambda s, v: _write_into(s, v), "W as (in, out)"),
+    Layout("out_in", "weight", lambda s: s.T, lambda s, v: _write_into(s, v.T), "W as (out, in)"),
+    Layout("packed_w", "weight", lambda s: s[:, 1:].T, lambda s, v: _write_into(s[:, 1:], v.T),
+           "(out, 1 + in), column 0 is the bias"),
+    Layout("vec", "bias", lambda s: s, lambda s, v: _write_into(s, v), "b as (n,)"),
+    Layout("row", "bias", lambda s: s.reshape(-1) if s.ndim == 2 and s.shape[0] == 1 else _bad_row(s),
+           lambda s, v: _write_into(s, v.reshape(1, -1)), "b as (1, n)"),
+    Layout("col", "bias", lambda s: s.reshape(-1) if s.ndim == 2 and s.shape[1] == 1 else _bad_col(s),
+           lambda s, v: _write_into(s, v.reshape(-1, 1)), "b as (n, 1)"),
+    Layout("packed_b", "bias", lambda s: s[:, 0], lambda s, v: _write_into(s[:, 0], v),
+           "column 0 of a packed (out, 1 + in) array"),
+)}
 
 
 class LayoutError(ValueError):
@@ -75,7 +87,7 @@ def _bad_col(s):
 def to_canonical(layout: str, stored) -> np.ndarray:
     stored = np.asarray(stored)
     try:
-        return np.array(LAYOUTS[layout][0](stored))
+        return np.array(LAYOUTS[layout].read(stored))
     except (IndexError, ValueError) as exc:
         if isinstance(exc, LayoutError):
             raise
@@ -84,6 +96,6 @@ def to_canonical(layout: str, stored) -> np.ndarray:
 
 def store(layout: str, stored: np.ndarray, value: np.ndarray) -> None:
     try:
-        LAYOUTS[layout][1](stored, value)
+        LAYOUTS[layout].write(stored, value)
     except IndexError:
         raise LayoutError(f"layout {layout!r} cannot hold a value in an array of shape {np.shape(stored)}") from None

@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backends as backend_registry
-from . import gradcheck, optim
-from . import model as spec_model
-from .compare import Comparison, Context, Mismatch, Tolerance, compare, default_tolerance
-from .params import init_params, make_batch
-from .run import STAGES, Run
-from .specs import Spec
-from .student import describe
+from .. import backends as backend_registry
+from ..core import net
+from ..core.compare import Comparison, Context, Mismatch, compare, compare_runs
+from ..core.optim import convention_gap
+from ..core.params import init_params, make_batch
+from ..core.run import STAGES, Run
+from ..core.spec import Spec
+from ..core.tolerance import Tolerance, default_tolerance, gradient_tolerance
+from ..drive.problems import describe
+from . import gradcheck
 
 FD = "fd"
 
@@ -96,79 +98,6 @@ def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
     return Outcome(run)
 
 
-def gradient_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run, directional_sizes: dict | None = None) -> dict:
-    """Per-parameter tolerance for gradients, scaled entry by entry by at least the sum of the
-    absolute terms of that entry (`mags`), so cancellation does not make round-off look like a
-    bug. A gradient recovered as (before - after) / lr carries the round-off of the update,
-    about eps * |p| / lr per entry: add that much."""
-    eps = float(np.finfo(spec.dtype).eps)
-    tol = {}
-    for name in runs[0].loaded:
-        extra = sum(r.updates_summed * eps * float(np.max(np.abs(r.loaded[name]))) / spec.lr
-                    for r in runs if r.grads_from_update)
-        if directional_sizes:               # <e, u> for unit u is at most ||e||_2 <= sqrt(n) max|e|
-            extra *= np.sqrt(directional_sizes[name])
-        tol[name] = Tolerance(base.rel, base.extra_abs + extra, base.scale,
-                              "+ round-off of a gradient recovered from an update" if extra else base.why,
-                              None if directional_sizes else mags[name])
-    return tol
-
-
-def step_tolerance(spec: Spec, base: Tolerance, mags: dict, ra: Run) -> dict:
-    """The parameters after `steps` optimizer steps. Each step rounds p relative to its
-    operands (max|p| + lr*max|g|, not the result, which may cancel), and carries the gradient's
-    own allowance dg (base.rel * its sum of |terms|) through the optimizer's sensitivity to it:
-    lr*dg per SGD step, up to 1/(1 - momentum) times that with momentum (twice for Nesterov), and
-    for Adam lr * min(2, 2*dg/(|g| + eps)), since m/sqrt(v) turns a gradient that is only
-    round-off into a step of up to lr (error propagation, not a fudge factor)."""
-    k, lr = spec.steps, spec.lr
-    out = {}
-    for name, p in ra.loaded.items():
-        g = np.abs(np.asarray(ra.grads[name], np.float64))
-        g_max = float(np.max(g, initial=0.0))
-        dg = base.rel * np.maximum(np.maximum(g_max, mags[name]), 0.0)
-        if spec.optimizer == "sgd":
-            through = k * lr * dg
-        elif spec.optimizer in ("momentum", "nesterov"):
-            through = k * lr * dg * min(k, 1 / (1 - optim.MOMENTUM)) * (2 if spec.optimizer == "nesterov" else 1)
-        else:
-            through = k * lr * np.minimum(2.0, 2 * dg / (g + optim.EPS))
-        scale = k * (float(np.max(np.abs(p))) + lr * max(g_max, float(np.max(mags[name]))))
-        why = "scale: max|p| + lr*max|g|" + (f", x{k} steps" if k > 1 else "") + \
-              ("" if spec.optimizer == "sgd" else f", + gradient allowance through {spec.optimizer}")
-        out[name] = Tolerance(base.rel, base.extra_abs, scale, why,
-                              None if spec.optimizer == "sgd" and k == 1 else scale + through / base.rel)
-    return out
-
-
-def convention_gap(spec: Spec, ra: Run, rb: Run) -> str:
-    """Why two runs' steps may differ by design: their optimizer conventions differ ("" if not)."""
-    if spec.optimizer == "sgd" or not (ra.convention and rb.convention) or ra.convention == rb.convention:
-        return ""
-    why = optim.FLOAT32_CONSTANTS if {ra.convention, rb.convention} == {"keras", "keras-exact"} else \
-        optim.GAPS[spec.optimizer]
-    return f"convention gap ({ra.backend}: {ra.convention}, {rb.backend}: {rb.convention}): {why}"
-
-
-def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, mags: dict,
-                 stages=STAGES) -> dict[str, Comparison]:
-    """Each stage of two runs; a run with a step per convention (the numpy reference) is
-    compared in the other run's convention."""
-    out = {}
-    for stage in stages:
-        ctx = Context(spec.name, spec.dtype, spec.seed, stage, a, b)
-        stage_tol = {
-            "forward": lambda: Tolerance(tol.rel, tol.extra_abs, magnitude=mags["output"]),
-            "loss": lambda: Tolerance(tol.rel, tol.extra_abs, mags["loss"], "scale: |loss| + its sensitivity to output round-off"),
-            "gradients": lambda: gradient_tolerance(spec, tol, mags, ra, rb),
-            "step": lambda: step_tolerance(spec, tol, mags, ra)}[stage]()
-        # The 0-d loss is compared by value only: numpy 1.x promotes float32 * a Python float scalar
-        # to float64 (numpy 2 does not), which says nothing about the net.
-        out[stage] = compare(ra.stage(stage, rb.convention), rb.stage(stage, ra.convention), ctx, stage_tol,
-                             check_dtype=None if stage == "loss" else spec.dtype)
-    return out
-
-
 def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance, mags: dict) -> Comparison:
     fd = gradcheck.check(spec, params, X, T, run.grads, seed=spec.seed)
     base = Tolerance(max(tol.rel, gradcheck.FD_RTOL), tol.extra_abs)
@@ -192,7 +121,7 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
     tol = tol or default_tolerance(spec.dtype)
     params = init_params(spec)
     X, T = make_batch(spec)
-    mags = spec_model.error_magnitudes(spec, params, X, T)
+    mags = net.error_magnitudes(spec, params, X, T)
     outcomes = {n: run_backend(n, spec, params, X, T, (runners or {}).get(n)) for n in backend_names}
     rows = []
     for a, b in itertools.combinations(backend_names, 2):
@@ -207,7 +136,7 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
         comps = compare_runs(spec, a, oa.run, b, ob.run, tol, mags)
         cells = {s: _cell(c) for s, c in comps.items()}
         notes = [f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes]
-        gap = convention_gap(spec, oa.run, ob.run)
+        gap = convention_gap(spec.optimizer, oa.run, ob.run)
         if gap and not comps["step"].passed:       # by design, not a bug: report its size
             c = comps["step"]
             cells["step"] = Cell("GAP", c.worst, c.allowed, gap)

@@ -1,0 +1,74 @@
+"""Backend `numpy`: the hand-written reference nets, driven through their adapters. Optimizers
+other than one SGD step run in harness.core.optim, in every framework's convention, from the
+net's own gradients at each step (so its run() is its own, not the framework K-step loop)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..core.optim import CONVENTIONS, Optimizer
+from ..core.run import Run
+from ..core.spec import Spec
+from ..drive.assignment import reference_adapter
+from ..drive.runner import Driver, run_adapter
+from .base import Backend
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def versions(self) -> dict:
+        return {"numpy": np.__version__}
+
+    def run(self, spec: Spec, params, X, T) -> Run:
+        adapter = reference_adapter(spec.name)
+        first = run_adapter(adapter, spec, params, X, T, backend="numpy")
+        if (spec.optimizer, spec.steps) == ("sgd", 1):
+            return first
+        if spec.optimizer == "sgd":                 # the net's own update, step after step
+            p = first.stepped
+            for _ in range(spec.steps - 1):
+                p = run_adapter(adapter, spec, p, X, T, backend="numpy").stepped
+            return dataclasses.replace(first, stepped=p)
+        stepped_by = {}
+        for convention in CONVENTIONS:
+            opt, p, g = Optimizer(spec.optimizer, convention, spec.lr), params, first.grads
+            for t in range(spec.steps):
+                if t:
+                    g = run_adapter(adapter, spec, p, X, T, backend="numpy").grads
+                p = opt.step(p, g)
+            stepped_by[convention] = p
+        return dataclasses.replace(first, stepped=stepped_by["torch"], stepped_by=stepped_by,
+                                   notes=first.notes + (f"{spec.optimizer} x{spec.steps} by harness.core.optim in "
+                                                        "each framework's convention, from the net's gradients",))
+
+    def trainer(self, spec: Spec, params) -> "Trainer":
+        return Trainer(spec, params)
+
+
+class Trainer:
+    """The reference net kept across batches (harness train): its own update for SGD; for other
+    optimizers its gradients through harness.core.optim in torch's convention."""
+
+    def __init__(self, spec: Spec, params):
+        self.spec = spec
+        self.driver = Driver(reference_adapter(spec.name), spec, params)
+        self.opt = None if spec.optimizer == "sgd" else Optimizer(spec.optimizer, "torch", spec.lr)
+
+    def step(self, X, T, want_output: bool = True) -> np.ndarray | None:
+        if self.opt is None:
+            return self.driver.sgd_step(X, T, want_output)
+        out = self.driver.output(X)
+        self.driver.load(self.opt.step(self.driver.params(), self.driver.gradients(X, T)))
+        return out
+
+    def output(self, X) -> np.ndarray:
+        return self.driver.output(X)
+
+    def params(self) -> dict:
+        return self.driver.params()
+
+
+def create() -> NumpyBackend:
+    return NumpyBackend()

@@ -1,0 +1,37 @@
+"""Activations: one record each, in one registry. A framework maps each name to its own function
+in its backend module (one line per activation there); nothing else needs to change to add one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    f: Callable                        # a = f(z), elementwise, numpy
+    slope: Callable                    # f'(z) given (z, a)
+    # The derivative written in terms of the output a, when code usually writes it that way
+    # (sigmoid: a (1 - a)). Two typical bugs follow from it: applying it to z instead of a, and
+    # taking f' at a = f(z). None when such a form is not used (relu, linear).
+    slope_of_output: Callable | None = None
+
+    @property
+    def is_identity(self) -> bool:
+        return self.name == "linear"
+
+
+def _sigmoid(z):
+    # exp of a large positive number overflows to inf and 1/(1+inf) is the right 0: say nothing
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
+    Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(np.float64)),
+    Activation("sigmoid", _sigmoid, lambda z, a: a * (1 - a), slope_of_output=lambda a: a * (1 - a)),
+    Activation("linear", lambda z: z, lambda z, a: np.ones_like(z)),
+)}

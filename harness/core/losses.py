@@ -1,0 +1,59 @@
+"""Losses: one record each, in one registry. N = batch size, K = number of outputs, y = output,
+t = target. Each record gives the value, the derivative with respect to the output (as a
+residual times a coefficient), the terms that bound its round-off, and words for messages.
+A framework maps each name to its own loss in its backend module (one line per loss there).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+def _softmax(y):
+    e = np.exp(y - y.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _log_softmax(y):
+    shifted = y - y.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    title: str                         # a short name: "softmax cross-entropy"
+    description: str                   # what it is, in words (messages and hints)
+    derivative: str                    # d loss / d y, in words (hints)
+    value: Callable                    # (y, t) -> float
+    residual: Callable                 # (y, t) -> r with d loss / d y = coefficient(N, K) * r
+    residual_terms: Callable           # (y, t) -> per entry, the sum of |terms| making up r
+    coefficient: Callable              # (N, K) -> float
+    folds_output_activation: bool = False   # d/dy already includes the output layer (softmax): linear output
+    one_hot_targets: bool = False
+
+    def delta(self, y, t):
+        """d loss / d y."""
+        n, k = y.shape
+        return self.residual(y, t) * self.coefficient(n, k)
+
+
+def _squared(name, description, derivative, coefficient, value):
+    return Loss(name, "squared error", description, derivative, value, lambda y, t: y - t, lambda y, t: np.abs(y) + np.abs(t),
+                coefficient)
+
+
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
+    _squared("mse_mean_all", "mean over all N*K elements of (y - t)^2", "2 (y - t) / (N K)",
+             lambda n, k: 2.0 / (n * k), lambda y, t: float(np.mean((y - t) ** 2))),
+    _squared("half_sse_mean_batch", "1/2 * sum over outputs of (y - t)^2, averaged over the batch", "(y - t) / N",
+             lambda n, k: 1.0 / n, lambda y, t: float(0.5 * np.sum((y - t) ** 2) / y.shape[0])),
+    _squared("half_sse_sum_batch", "1/2 * sum over outputs of (y - t)^2, summed over the batch", "(y - t)",
+             lambda n, k: 1.0, lambda y, t: float(0.5 * np.sum((y - t) ** 2))),
+    Loss("softmax_ce_mean_batch", "softmax cross-entropy", "softmax cross-entropy of logits y with one-hot t, averaged over the batch",
+         "(softmax(y) - t) / N", lambda y, t: float(-np.sum(t * _log_softmax(y)) / y.shape[0]),
+         lambda y, t: _softmax(y) - t, lambda y, t: _softmax(y) + np.abs(t), lambda n, k: 1.0 / n,
+         folds_output_activation=True, one_hot_targets=True),
+)}

@@ -1,0 +1,114 @@
+"""Why foreign code produced no result, as a verdict a person can act on: the kind of problem
+(syntax error, exception, API mismatch, ...), the message, and the code's own file:line.
+A failure inside the harness itself is its own kind, GRADER, never blamed on the code."""
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from .adapter import AdapterError, ShapeError
+
+HARNESS_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+class Verdict(str, Enum):
+    """The status of one graded submission (the str value is what JSON carries)."""
+    PASSED = "passed"
+    FAILED = "failed"
+    SYNTAX = "syntax"
+    IMPORT = "import"
+    EXCEPTION = "exception"
+    API = "api"
+    SHAPE = "shape"
+    EXIT = "exit"
+    MEMORY = "memory"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    MISSING = "missing"
+    GRADER = "grader"
+
+    @property
+    def word(self) -> str:
+        return _WORDS[self]
+
+    @property
+    def student_at_fault(self) -> bool:
+        return self not in (Verdict.PASSED, Verdict.GRADER)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_WORDS = {Verdict.PASSED: "PASSED", Verdict.FAILED: "FAILED", Verdict.SYNTAX: "SYNTAX ERROR",
+          Verdict.IMPORT: "IMPORT ERROR", Verdict.EXCEPTION: "ERROR", Verdict.API: "API MISMATCH",
+          Verdict.SHAPE: "WRONG SHAPE", Verdict.EXIT: "EXITED", Verdict.MEMORY: "OUT OF MEMORY",
+          Verdict.TIMEOUT: "TIMEOUT", Verdict.CRASHED: "CRASHED", Verdict.MISSING: "MISSING",
+          Verdict.GRADER: "GRADER ERROR"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why there is no result."""
+    kind: Verdict
+    message: str
+    where: str = ""      # file:line in the student's code, when known
+    line: str = ""       # that line of source
+    detail: str = ""     # for staff only (a grader error's traceback); never shown to the student
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", Verdict(self.kind))
+
+    def text(self) -> str:
+        out = self.message + (f" (at {self.where})" if self.where else "")
+        return out + (f"\n    {self.line.strip()}" if self.line.strip() else "")
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind.value, "message": self.message, "where": self.where, "line": self.line,
+                "detail": self.detail}
+
+    @staticmethod
+    def from_json(data: dict) -> "Problem":
+        return Problem(Verdict(data["kind"]), str(data["message"]), str(data.get("where", "")), str(data.get("line", "")),
+                       str(data.get("detail", "")))
+
+
+def describe(exc: BaseException, submission: str | None = None) -> Problem:
+    """A Problem for an exception raised by (or while importing) code under test; `where` is
+    the last frame in the submission's folder, else the last one outside the harness."""
+    if isinstance(exc, SyntaxError):
+        return Problem(Verdict.SYNTAX, f"SyntaxError: {exc.msg}", f"{exc.filename}:{exc.lineno}", exc.text or "")
+    if isinstance(exc, SystemExit):
+        return Problem(Verdict.EXIT, f"the code called sys.exit({exc.code!r}); grading code must not exit")
+    if isinstance(exc, MemoryError):
+        return Problem(Verdict.MEMORY, f"MemoryError: {exc or 'out of memory'} (the memory limit was reached)")
+    if isinstance(exc, ShapeError):
+        return Problem(Verdict.SHAPE, str(exc))
+    if isinstance(exc, AdapterError):
+        return Problem(Verdict.API, str(exc))
+    frames = traceback.extract_tb(exc.__traceback__)
+    folder = str(Path(submission).resolve().parent) if submission else None
+    ours = [f for f in frames if _in(f, HARNESS_DIR)]
+    own = [f for f in frames if folder and _in(f, folder) and f not in ours]
+    outside = [f for f in frames if f not in ours]
+    message = f"{type(exc).__name__}: {exc}"
+    last_known = [f for f in frames if f in ours or f in own][-1:]
+    if submission and last_known and last_known[0] in ours:      # raised in the harness's own code
+        return grader_error(message, traceback.format_exception(type(exc), exc, exc.__traceback__))
+    frame = (own or outside or frames or [None])[-1]
+    kind = Verdict.IMPORT if isinstance(exc, ImportError) else Verdict.EXCEPTION
+    if frame is None:
+        return Problem(kind, message)
+    return Problem(kind, message, f"{frame.filename}:{frame.lineno}", frame.line or "")
+
+
+def grader_error(message: str, trace=()) -> Problem:
+    """A failure of the harness itself: not the code's fault; the traceback is kept for staff."""
+    return Problem(Verdict.GRADER, f"the grader itself failed ({message}); this is not a problem in your code: "
+                                   "course staff have the details", detail="".join(trace))
+
+
+def _in(frame, folder: str) -> bool:
+    return os.path.abspath(frame.filename).startswith(folder + os.sep)

@@ -1,0 +1,176 @@
+"""Grading submissions: each in a fresh child process (harness.grade.child through
+harness.grade.sandbox), its events read back and validated, then evaluated. `grade_many()` runs
+a batch in parallel and hands back each verdict as soon as it exists. Any failure of the
+harness itself, here or in the child, is a GRADER ERROR verdict for that submission alone.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.childenv import harness_env
+from ..core.run import load_run
+from ..drive.assignment import Assignment
+from ..drive.problems import Problem, Verdict
+from . import events as ev
+from . import sandbox
+from .evaluate import Graded, evaluate, grader_failed, plan
+
+SLOW_IMPORT_S = 1.0
+STARTING = "starting"
+
+
+def _child_env() -> dict:
+    env = harness_env(dict(os.environ))
+    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def grade(submission: str, assignment: Assignment, timeout_s: float | None = None, memory_mb: int | None = None,
+          output_limit: int = 20000, stop: threading.Event | None = None) -> Graded:
+    """Grade one submission file in a fresh child process; setting `stop` ends it early (a batch
+    being interrupted). Never raises for what the submission does; a failure of the harness
+    itself becomes a GRADER ERROR verdict with the traceback for staff."""
+    start = time.perf_counter()
+    try:
+        return _grade(submission, assignment, timeout_s or assignment.timeout_s, memory_mb or assignment.memory_mb,
+                      output_limit, stop)
+    except Exception:                          # noqa: BLE001 - the harness's own failure
+        return grader_failed(assignment, submission, traceback.format_exc(), time.perf_counter() - start)
+
+
+def _grade(submission, assignment, timeout_s, memory_mb, output_limit, stop) -> Graded:
+    path = Path(submission)
+    if not path.is_file():
+        return evaluate(assignment, submission, {}, Problem(Verdict.MISSING, f"no such file: {submission}"))
+    work = Path(tempfile.mkdtemp(prefix="bph-grade-"))
+    try:
+        (work / "cwd").mkdir()
+        job = ev.Job(assignment.adapter_for(str(path.resolve())), str(path.resolve()), memory_mb, plan(assignment))
+        done = sandbox.run([sys.executable, "-m", "harness.grade.child", str(work)], timeout_s=timeout_s,
+                           cwd=str(work / "cwd"), env=_child_env(), limit=output_limit, stop=stop,
+                           stdin=job.to_json().encode())
+        seen = read_events(work)
+        fatal = seen.fatal
+        if fatal is None and seen.phase != "done":
+            fatal = ended_early(done, seen.phase, timeout_s, memory_mb)
+        notes = list(seen.notes)
+        if done.stdout.truncated or done.stderr.truncated:
+            notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
+                            f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
+                            "bytes of each stream")
+        return evaluate(assignment, submission, seen.results, fatal, notes, done.stdout.text, done.stderr.text,
+                        done.seconds, seen.partials)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class Seen:
+    """What the child reported, parsed and validated."""
+    results: dict = field(default_factory=dict)      # run id -> Run | Problem
+    partials: dict = field(default_factory=dict)     # run id -> forward-only Run
+    fatal: Problem | None = None
+    notes: list = field(default_factory=list)
+    phase: str = STARTING
+
+
+def read_events(work: Path) -> Seen:
+    seen = Seen()
+    path = work / "events.jsonl"
+    for line in (path.read_text(errors="replace").splitlines() if path.exists() else []):
+        try:
+            event = ev.parse_event(line)
+        except ev.ProtocolError:              # a line cut short by a kill, or not an event at all
+            continue
+        _apply(seen, event, work)
+    return seen
+
+
+def _apply(seen: Seen, event, work: Path) -> None:
+    if isinstance(event, ev.Phase):
+        seen.phase = event.text
+    elif isinstance(event, ev.Imported) and event.seconds > SLOW_IMPORT_S:
+        seen.notes.append(f"importing the module took {event.seconds:.1f} s: code at module level runs on import "
+                          "(training at import time?); put it under `if __name__ == \"__main__\":`")
+    elif isinstance(event, ev.Fatal):
+        seen.fatal = event.problem
+    elif isinstance(event, ev.Partial):
+        seen.partials[event.id] = load_run(work / f"{event.id}.partial.npz", event.meta)
+    elif isinstance(event, ev.RunDone):
+        seen.results[event.id] = load_run(work / f"{event.id}.npz", event.meta)
+    elif isinstance(event, ev.RunFailed):
+        seen.results[event.id] = event.problem
+    elif isinstance(event, ev.Done):
+        seen.phase = "done"
+
+
+def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb: int) -> Problem:
+    if phase == STARTING and not done.timed_out and done.signal_name is None and done.returncode:
+        return Problem(Verdict.GRADER, "the grader's child process failed before it imported your code; this is "
+                                       "not a problem in your code: course staff have the details",
+                       detail=done.stderr.text)
+    if done.timed_out:
+        text = f"timed out after {timeout_s:g} s while {phase}"
+        if phase == "importing the module":
+            text += (": code at module level runs on import (training at import time? an endless loop?); "
+                     "put it under `if __name__ == \"__main__\":`")
+        else:
+            text += ": an endless loop, or far too slow"
+        return Problem(Verdict.TIMEOUT, text)
+    if done.signal_name:
+        hint = f" (killed: out of memory? the limit is {memory_mb} MB)" if done.signal_name == "SIGKILL" else ""
+        return Problem(Verdict.CRASHED, f"the process died of {done.signal_name} while {phase}{hint}")
+    return Problem(Verdict.EXIT, f"the process exited with code {done.returncode} while {phase} "
+                                 "(os._exit or exit in the code?); grading code must not exit")
+
+
+# --- many ----------------------------------------------------------------------------------
+def find_submissions(paths, assignment: Assignment) -> list[str]:
+    """Files as given; a folder contributes its .py files and, per sub-folder (one per
+    student), the assignment's `file` or the folder's only .py file."""
+    found = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            found.append(str(p))
+            continue
+        for child in sorted(p.iterdir()):
+            if child.is_file() and child.suffix == ".py":
+                found.append(str(child))
+            elif child.is_dir() and not child.name.startswith((".", "__")):
+                named = child / assignment.file if assignment.file else None
+                pys = sorted(child.glob("*.py"))
+                found.append(str(named if named and named.is_file() else pys[0] if len(pys) == 1 else child))
+    return found
+
+
+def grade_many(submissions, assignment: Assignment, jobs: int = 1, **kwargs):
+    """Yield each Graded as soon as it exists (completion order), `jobs` at a time. Closing the
+    generator early (an interrupt) kills what runs and starts nothing more."""
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        futures = {pool.submit(_grade_or_missing, s, assignment, stop=stop, **kwargs): s for s in submissions}
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:                     # interrupted: drop what has not started, stop what runs
+            stop.set()
+            for f in futures:
+                f.cancel()
+
+
+def _grade_or_missing(submission: str, assignment: Assignment, **kwargs) -> Graded:
+    if Path(submission).is_dir():
+        return evaluate(assignment, submission, {}, Problem(
+            Verdict.MISSING, f"cannot tell which file to grade in folder {submission}: "
+                             + (f"no {assignment.file}" if assignment.file else "it holds no single .py file")))
+    return grade(submission, assignment, **kwargs)

@@ -1,0 +1,129 @@
+"""The grading child: import the submission, drive it through its adapter on each run, and
+describe whatever goes wrong (harness.drive.problems).
+
+    python -m harness.grade.child OUT_DIR      < job (harness.grade.events.Job, JSON)
+
+It caps its own memory before importing student code, then writes each event as a JSON line
+to OUT_DIR/events.jsonl and each run's arrays to OUT_DIR/<id>.npz as soon as they exist:
+whatever the code does next (hang, crash, exit), what finished is kept. Only arrays and
+messages cross back; all comparing happens in the parent. A failure of the harness's own code
+here is reported as a grader error, never as the student's.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.params import init_params, make_batch
+from ..core.run import Run, save_run
+from ..core.spec import Spec
+from ..drive.adapter import Adapter
+from ..drive.problems import Problem, Verdict, describe, grader_error
+from ..drive.runner import load_module, run_adapter
+from . import events as ev
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run's result in the child, before its arrays are saved: a Run or a Problem; `partial`:
+    the forward-only Run after a Problem, when the forward pass and loss alone still run."""
+    id: str
+    result: Run | Problem
+    partial: bool = False
+
+
+def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
+    """Import the submission, then run every spec in `runs`. Yields events (Phase, Imported,
+    Fatal) and an Outcome per run (and per partial run)."""
+    folder = str(Path(submission).resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)          # the submission may import its own helper modules
+    yield ev.Phase("importing the module")
+    start = time.perf_counter()
+    try:
+        module = load_module(submission)
+    except BaseException as exc:             # noqa: BLE001 - a submission may raise anything
+        problem = describe(exc, submission)
+        if problem.kind is Verdict.API:      # load_module's "no such file"
+            problem = Problem(Verdict.MISSING, problem.message)
+        yield ev.Fatal(problem)
+        return
+    yield ev.Imported(time.perf_counter() - start)
+    for run_id, spec in runs.items():
+        yield ev.Phase(f"running {run_id!r}")
+        params = init_params(spec)
+        X, T = make_batch(spec)
+        try:
+            yield Outcome(run_id, run_adapter(adapter, spec, params, X, T, backend="submission", module=module))
+            continue
+        except BaseException as exc:         # noqa: BLE001
+            yield Outcome(run_id, describe(exc, submission))
+        try:                                 # what still works earns its points
+            yield Outcome(run_id, run_adapter(adapter, spec, params, X, T, "submission", module, forward_only=True),
+                          partial=True)
+        except BaseException:                # noqa: BLE001 - the problem is already reported
+            pass
+
+
+def _limit_memory(megabytes: int) -> None:
+    try:
+        import resource
+    except ImportError:                      # not on this platform: the timeout still applies
+        return
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+class _Events:
+    """events.jsonl, one fsync'ed line per event."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.fh = open(out / "events.jsonl", "a", buffering=1)
+
+    def emit(self, event) -> None:
+        self.fh.write(ev.to_json(event) + "\n")
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def outcome(self, o: Outcome) -> None:
+        """Arrays saved, then the event."""
+        if isinstance(o.result, Problem):
+            self.emit(ev.RunFailed(o.id, o.result))
+            return
+        try:
+            meta = save_run(o.result, self.out / f"{o.id}{'.partial' if o.partial else ''}.npz")
+        except MemoryError:
+            if not o.partial:
+                self.emit(ev.RunFailed(o.id, Problem(Verdict.MEMORY, "MemoryError while saving the results "
+                                                                     "(memory limit)")))
+            return
+        self.emit(ev.Partial(o.id, meta) if o.partial else ev.RunDone(o.id, meta))
+
+
+def child_main(argv) -> int:
+    out = Path(argv[0])
+    job = ev.Job.from_json(sys.stdin.read())
+    sys.stdin.close()
+    events = _Events(out)
+    try:
+        _limit_memory(job.memory_mb)
+        for item in drive(job.adapter, job.submission, job.runs):
+            if isinstance(item, Outcome):
+                events.outcome(item)
+            else:
+                events.emit(item)
+        events.emit(ev.Done())
+    except Exception as exc:                 # noqa: BLE001 - the harness's own failure: say so, for staff
+        events.emit(ev.Fatal(grader_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)              # threads the submission started must not keep the process alive
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))

@@ -1,0 +1,217 @@
+"""From a submission's runs to its verdict: compare each graded case with the spec's own math
+through the one comparison, score every check as the assignment weights it, and diagnose what
+fails. Pure: runs in, a Graded out (the sandbox and the batch are in harness.grade.batch).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from ..core import net
+from ..core.compare import compare_runs
+from ..core.params import init_params, make_batch
+from ..core.run import STAGES, Run
+from ..core.spec import Spec
+from ..core.tolerance import default_tolerance
+from ..drive.assignment import Assignment, Case, Scoring
+from ..drive.problems import Problem, Verdict, grader_error
+from .diagnose import CAUSES, Diagnosis, Trial, diagnose
+
+
+class CheckKind(str, Enum):
+    FORWARD = "forward"
+    LOSS = "loss"
+    GRADIENT = "gradient"
+    STEP = "step"
+    INPUTS = "inputs"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class CheckId:
+    """What one check looks at: a kind, and for gradients the parameter."""
+    kind: CheckKind
+    param: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.kind is CheckKind.GRADIENT:
+            return f"gradient {self.param}"
+        return "inputs unchanged" if self.kind is CheckKind.INPUTS else self.kind.value
+
+    @property
+    def short(self) -> str:
+        return self.param or self.kind.value
+
+    def points(self, scoring: Scoring, spec: Spec) -> float:
+        if self.kind is CheckKind.GRADIENT:
+            return scoring.gradients / len(spec.param_names)
+        return getattr(scoring, self.kind.value)
+
+
+def check_ids(spec: Spec, scoring: Scoring) -> list[CheckId]:
+    """The checks of one case, in report order."""
+    return [CheckId(CheckKind.FORWARD), CheckId(CheckKind.LOSS),
+            *(CheckId(CheckKind.GRADIENT, p) for p in spec.param_names),
+            *([CheckId(CheckKind.STEP)] if scoring.step > 0 else []), CheckId(CheckKind.INPUTS)]
+
+
+@dataclass(frozen=True)
+class Check:
+    case: str
+    id: CheckId
+    passed: bool
+    score: float
+    max_score: float
+    visibility: str
+    output: str = ""          # mismatch messages, or why the case could not run
+
+    @property
+    def name(self) -> str:
+        return self.id.label
+
+
+@dataclass(frozen=True)
+class Graded:
+    submission: str
+    assignment: str
+    status: Verdict
+    problem: str              # why it is not PASSED, in one paragraph ("" when passed)
+    checks: tuple[Check, ...]
+    diagnosis: Diagnosis = field(default_factory=lambda: Diagnosis(()))
+    notes: tuple[str, ...] = ()
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    staff_detail: str = ""    # for course staff only: a grader error's traceback
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 6)
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Verdict.PASSED
+
+
+# --- expected values and the checks of one case ----------------------------------------------
+def expected_run(spec: Spec, params, X, T) -> Run:
+    g = net.backprop(spec, params, X, T)
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    out = net.forward(spec, p, np.asarray(X, np.float64))
+    return Run(backend="expected", loaded=p, output=out, loss=np.asarray(net.loss(spec, out, np.asarray(T, np.float64))),
+               grads=g, stepped={k: p[k] - spec.lr * g[k] for k in p})
+
+
+def _check_of(stage: str, name: str) -> CheckId:
+    return CheckId(CheckKind.GRADIENT, name) if stage == "gradients" else CheckId(CheckKind(stage))
+
+
+def case_checks(case: Case, result, scoring: Scoring, partial: Run | None = None) -> tuple[list[Check], dict]:
+    """The checks of one case, and per CheckId whether it failed (for the diagnosis).
+    result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
+    spec, w = case.spec, case.weight
+    ids = check_ids(spec, scoring)
+    problem = result if isinstance(result, Problem) else None
+    run = partial if problem else result
+    messages: dict[CheckId, list[str]] = {i: [] for i in ids}
+    if problem:
+        graded = (CheckKind.FORWARD, CheckKind.LOSS) if run is not None else ()
+        for i in ids:
+            if i.kind not in graded:
+                messages[i].append(problem.text())
+    if run is not None:
+        params = init_params(spec)
+        X, T = make_batch(spec)
+        comps = compare_runs(spec, "expected", expected_run(spec, params, X, T), "yours", run,
+                             default_tolerance(spec.dtype), net.error_magnitudes(spec, params, X, T),
+                             stages=("forward", "loss") if problem else STAGES)
+        for stage, comp in comps.items():
+            for m in comp.mismatches:
+                messages.setdefault(_check_of(stage, m.name), []).append(m.message())
+        if run.mutated:
+            messages[CheckId(CheckKind.INPUTS)].append(f"the code modified {', '.join(run.mutated)} in place: "
+                                                       "callers' data changes under them; work on a copy")
+    checks = []
+    for i in ids:
+        points = w * i.points(scoring, spec)
+        checks.append(Check(case.name, i, not messages[i], 0.0 if messages[i] else points, points,
+                            case.visibility, "\n".join(messages[i])))
+    return checks, ({i: bool(messages[i]) for i in ids} if run is not None and not problem else {})
+
+
+# --- verdict -------------------------------------------------------------------------------
+def plan(assignment: Assignment) -> dict[str, Spec]:
+    """Every run of a submission: the graded cases by name, then the diagnosis probes."""
+    runs = {case.name: case.spec for case in assignment.cases}
+    runs.update({f"probe {i}": spec for i, spec in enumerate(assignment.probes(), start=1)})
+    return runs
+
+
+def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Problem | None = None,
+             notes=(), stdout: str = "", stderr: str = "", seconds: float = 0.0, partials: dict | None = None) -> Graded:
+    """results: run id (see plan()) -> Run | Problem; partials: run id -> forward-only Run of a
+    run that ended in a Problem. A case with no entry did not get to run: its checks fail with
+    the fatal problem."""
+    runs = plan(assignment)
+    missing = fatal or Problem(Verdict.CRASHED, "the process ended before this case ran")
+    checks, failed = [], {}
+    for case in assignment.cases:
+        cs, f = case_checks(case, results.get(case.name, missing), assignment.scoring, (partials or {}).get(case.name))
+        checks += cs
+        for k, v in f.items():
+            failed[k] = failed.get(k, False) or v
+    note_list = list(notes)
+    for r in results.values():
+        if isinstance(r, Run):
+            note_list += [n for n in r.notes if n not in note_list]
+    diagnosis = _diagnosis(runs, results, failed)
+    problems = [r for r in results.values() if isinstance(r, Problem)]
+    grader = [p for p in [fatal, *problems] if p is not None and p.kind is Verdict.GRADER]
+    first = (grader + ([fatal] if fatal else problems))[:1]
+    if first:
+        status, problem = first[0].kind, first[0].text()
+    elif all(c.passed for c in checks):
+        status, problem = Verdict.PASSED, ""
+    else:
+        status = Verdict.FAILED
+        problem = "; ".join([f"{', '.join(f.params)}: {CAUSES[f.cause].summary}" for f in diagnosis.findings] +
+                            [c.output for c in checks if c.id.kind is CheckKind.INPUTS and not c.passed][:1]) \
+            or "a check failed"
+    detail = "\n".join(p.detail for p in grader if p.detail)
+    return Graded(submission, assignment.name, status, problem, tuple(checks), diagnosis, tuple(note_list),
+                  stdout, stderr, seconds, detail)
+
+
+def _diagnosis(runs: dict[str, Spec], results: dict, failed: dict) -> Diagnosis:
+    bad = {k for k, v in failed.items() if v and k.kind is not CheckKind.INPUTS}
+    if not bad:
+        return Diagnosis(())
+    trials = []
+    for run_id, r in results.items():
+        spec = runs.get(run_id)
+        if isinstance(r, Run) and spec is not None and spec.dtype == "float64":
+            X, T = make_batch(spec)
+            trials.append(Trial(spec, init_params(spec), X, T, r))
+    return diagnose(trials, {k.param for k in bad if k.kind is CheckKind.GRADIENT},
+                    failed.get(CheckId(CheckKind.LOSS), False), failed.get(CheckId(CheckKind.FORWARD), False))
+
+
+def grader_failed(assignment: Assignment, submission: str, trace: str, seconds: float = 0.0) -> Graded:
+    """The verdict when the harness itself failed on this submission: no check is scored against
+    the student; the traceback is kept for staff."""
+    p = grader_error(trace.strip().splitlines()[-1] if trace.strip() else "unknown error", [trace])
+    checks = []
+    for case in assignment.cases:
+        checks += [Check(case.name, i, False, 0.0, case.weight * i.points(assignment.scoring, case.spec),
+                         case.visibility, p.text()) for i in check_ids(case.spec, assignment.scoring)]
+    return Graded(submission, assignment.name, Verdict.GRADER, p.text(), tuple(checks), seconds=seconds,
+                  staff_detail=trace)

@@ -1,0 +1,1 @@
+"""Training parity: backends trained in lockstep from the same weights (lockstep), datasets."""
