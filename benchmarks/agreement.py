@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from harness.check.matrix import check_spec
-from harness.core.tolerance import Tolerance
 from harness.core.spec import SPECS
+from harness.core.tolerance import Tolerance
 
 
 def main(argv=None) -> int:
@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=20)
     args = ap.parse_args(argv)
     worst: dict = {}
-    for name, base in SPECS.items():
+    for base in SPECS.values():
         sizes = [base.sizes, (7, 5, 3) if base.sizes[-1] > 1 else (3, 5, 1)]
         for seed in range(args.seeds):
             for dtype in ("float64", "float32"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .check.matrix import FD, Report, check_spec
+from .check.matrix import FD, CheckSettings, Report, Status, check_spec
 from .check.report import details
 from .core.spec import get_spec
 from .core.tolerance import Tolerance, default_tolerance
@@ -47,7 +47,9 @@ def check_code(code: Adapter | str, spec: str | None = None, style: str | None =
     runners = {SUBJECT: lambda sp, p, X, T: run_adapter(adapter, sp, p, X, T, backend=SUBJECT)}
     tol = Tolerance(rtol) if rtol else default_tolerance(s.dtype)
     rows = check_spec(s, [*against, SUBJECT], tol, fd=fd, runners=runners)
-    return Report(tuple(r for r in rows if r.actual == SUBJECT), {"seed": seed})
+    settings = CheckSettings((*against, SUBJECT), (s.dtype,), seed, (s.name,), s.optimizer, s.steps, s.batch, s.lr, rtol,
+                             command="assert_backprop")
+    return Report(tuple(r for r in rows if r.actual == SUBJECT), settings)
 
 
 def assert_backprop(code: Adapter | str, spec: str | None = None, style: str | None = None,
@@ -60,7 +62,7 @@ def assert_backprop(code: Adapter | str, spec: str | None = None, style: str | N
     if report.failed:   # finite differences alone can prove a bug, even with no framework
         raise AssertionError(f"backprop check failed (seed {seed}; re-run with the same seed to reproduce)\n"
                              + details(report))
-    if not any(r.expected != FD and r.status == "PASS" for r in report.rows):
+    if not any(r.expected != FD and r.status is Status.PASS for r in report.rows):
         raise BackendsUnavailable(details(report) or "no framework was asked for")
     return report
 

@@ -35,6 +35,7 @@ from .core.spec import get_spec
 from .drive.assignment import reference_adapter
 from .drive.runner import run_adapter
 
+
 def _best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -148,10 +149,10 @@ def train_figures(repeat: int) -> dict:
         for name in ("numpy", "torch", "keras"):
             if backend_registry.missing_reason(name):
                 continue
-            tr = backend_registry.load(name).Trainer(spec, init_params(spec))
+            tr = backend_registry.load(name).trainer(spec, init_params(spec))
             tr.step(X[:32], T[:32], want_output=False)
 
-            def epoch(tr=tr):
+            def epoch(tr=tr, X=X, T=T):
                 for i in range(0, len(X), 32):
                     tr.step(X[i:i + 32], T[i:i + 32], want_output=False)
             rates[name] = len(X) / _best(epoch, repeat)

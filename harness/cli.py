@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gradescope", metavar="PATH", help="write Gradescope results.json (one submission: this file; "
                                                          "several: one <name>.json each in this folder)")
     g.add_argument("--timeout", type=_positive_float, help="seconds per submission (default: the assignment's)")
-    g.add_argument("--memory", type=_int_at_least(256), metavar="MB", help="memory cap per submission (default: the assignment's)")
+    g.add_argument("--memory", type=_int_at_least(256), metavar="MB",
+                   help="memory cap per submission (default: the assignment's)")
     g.add_argument("--details", action="store_true", help="print the full report of every submission in a batch")
     t = sub.add_parser("train", help="train numpy, torch and keras in lockstep from the same weights; curves + logs")
     t.add_argument("--spec", default="softmax_ce", help=f"the net (default softmax_ce); valid: {', '.join(SPECS)}")
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args) -> int:
-    from .check.matrix import Report, check_spec
+    from .check.matrix import CheckSettings, Report, check_spec
     from .check.report import environment, render, write_json
     from .core.tolerance import Tolerance, default_tolerance
 
@@ -154,17 +155,15 @@ def cmd_check(args) -> int:
                                                 sizes=args.sizes, optimizer=optimizer[0], steps=args.steps))
     if all(backend_registry.missing_reason(n) for n in backend_names):
         reasons = "; ".join(f"{n}: {backend_registry.missing_reason(n)}" for n in backend_names)
-        raise EnvironmentError(f"none of the backends can run here ({reasons})")
+        raise OSError(f"none of the backends can run here ({reasons})")
     start = time.perf_counter()
     rows = []
     for spec in specs:
         tol = Tolerance(args.rtol) if args.rtol else default_tolerance(spec.dtype)
         rows.extend(check_spec(spec, backend_names, tol, fd=not args.no_fd))
     seconds = time.perf_counter() - start
-    settings = {"command": "check", "specs": spec_names, "backends": backend_names, "dtypes": dtypes,
-                "optimizer": optimizer[0], "steps": args.steps,
-                "seed": args.seed, "batch": args.batch, "lr": args.lr, "rtol_override": args.rtol,
-                "environment": environment(backend_names)}
+    settings = CheckSettings(tuple(backend_names), tuple(dtypes), args.seed, tuple(spec_names), optimizer[0],
+                             args.steps, args.batch, args.lr, args.rtol, environment=environment(backend_names))
     report = Report(tuple(rows), settings)
     print(render(report, seconds, args.verbose))
     if args.json:
@@ -175,6 +174,7 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     from .drive.assignment import AssignmentError, load
+    from .drive.problems import Verdict
     from .grade.batch import find_submissions, grade_many
     from .grade.report import gradescope, line, render, to_dict, write_json_atomic
 
@@ -202,7 +202,8 @@ def cmd_grade(args) -> int:
             if args.json:
                 write_json_atomic(args.json, document(complete=len(graded) == len(submissions)))
             if args.gradescope:
-                target = args.gradescope if single else os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
+                target = args.gradescope if single else \
+                    os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
                 write_json_atomic(target, gradescope(g))
             if single or args.details:
                 print(render(g) + ("" if single else "\n"))
@@ -224,6 +225,12 @@ def cmd_grade(args) -> int:
         print(f"\n{passed} of {len(graded)} submissions passed ({assignment.name}) in {time.perf_counter() - start:.1f} s")
     for path in filter(None, (args.json, args.gradescope)):
         print(f"results written to {path}")
+    grader_errors = [g.submission for g in graded if g.status is Verdict.GRADER]
+    if grader_errors:
+        print(f"harness grade: {len(grader_errors)} GRADER ERROR(s): the harness itself failed on "
+              f"{', '.join(grader_errors)}; not the students' fault: the traceback is under staff_detail "
+              "in --json", file=sys.stderr)
+        return 2
     return 0 if all(g.passed for g in graded) else 1
 
 
@@ -254,7 +261,8 @@ def cmd_list(args) -> int:
 def cmd_train(args) -> int:
     from pathlib import Path
 
-    from .train import datasets, lockstep as train
+    from .train import datasets
+    from .train import lockstep as train
     backend_names = _names(args.backends, list(train.TRAINABLE), "trainable backend")
     if backend_names[0] != "numpy":
         raise UsageError("the numpy reference comes first in --backends (divergence is measured from it)")
@@ -267,7 +275,7 @@ def cmd_train(args) -> int:
     try:
         data = datasets.load(args.dataset, args.data, args.seed)
     except datasets.DatasetError as exc:
-        raise EnvironmentError(str(exc)) from None
+        raise OSError(str(exc)) from None
     hidden = (args.hidden,) if args.hidden else base.sizes[1:-1]
     out = Path(args.out or f"train-{base.name}-{args.dataset}")
     out.mkdir(parents=True, exist_ok=True)
@@ -338,7 +346,7 @@ def main(argv=None) -> int:
     except (UsageError, SpecError) as exc:
         print(f"harness {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except EnvironmentError as exc:
+    except OSError as exc:
         print(f"harness {args.command}: environment error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

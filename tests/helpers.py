@@ -2,9 +2,9 @@
 import dataclasses
 import textwrap
 
-from harness.drive.assignment import reference_adapter
 from harness.check.report import details
 from harness.core.spec import get_spec
+from harness.drive.assignment import reference_adapter
 
 
 def small_sizes(name: str) -> tuple:
@@ -17,8 +17,9 @@ def small_spec(name: str, dtype="float64", seed=0, batch=4):
 
 
 def explain(rows, seed) -> str:
-    from harness.check.matrix import Report
-    return f"seed {seed} (pytest --seed {seed} reproduces)\n" + details(Report(tuple(rows)), verbose=True)
+    from harness.check.matrix import CheckSettings, Report
+    report = Report(tuple(rows), CheckSettings((), ()))
+    return f"seed {seed} (pytest --seed {seed} reproduces)\n" + details(report, verbose=True)
 
 
 def mutant_adapter(style: str, path) -> "object":

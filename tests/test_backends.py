@@ -10,7 +10,8 @@ from harness.core.spec import get_spec
 
 
 def test_import_harness_imports_no_framework():
-    code = ("import sys, harness, harness.cli, harness.check.matrix, harness.check.report, harness.grade.batch, harness.train.lockstep, harness.assertion, harness.pytest_plugin; "
+    code = ("import sys, harness, harness.cli, harness.check.matrix, harness.check.report, harness.grade.batch, "
+            "harness.train.lockstep, harness.assertion, harness.pytest_plugin; "
             "bad = [m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

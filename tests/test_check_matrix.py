@@ -7,7 +7,6 @@ from harness.core.spec import DTYPES, SPECS, get_spec
 
 from .helpers import explain, small_spec
 
-
 FRAMEWORKS = ["torch", "keras", "jax", "keras-jax", "keras-torch", "tf-keras"]
 
 

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from harness.drive.assignment import load
-from harness.grade.diagnose import CAUSES
 from harness.grade.batch import grade_many
+from harness.grade.diagnose import CAUSES
 
 from .mutant_catalog import MUTANTS
 

@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.drive.assignment import load
 from harness.cli import main
+from harness.drive.assignment import load
 from harness.grade.batch import grade
 from harness.grade.report import gradescope, render
 
 from . import misbehaving
 from .mutant_catalog import MUTANTS
-
 
 
 @pytest.fixture(scope="module")

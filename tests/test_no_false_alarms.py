@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 import reference_impls
 from harness import backends
-from harness.drive.assignment import Case, load
-from harness.grade.evaluate import evaluate, plan
-from harness.grade.report import render
-from harness.grade.child import Outcome, drive
 from harness.check.matrix import check_spec
 from harness.core.spec import SPECS, get_spec
+from harness.drive.assignment import Case, load
+from harness.grade.child import Outcome, drive
+from harness.grade.evaluate import evaluate, plan
+from harness.grade.report import render
 
 from .helpers import explain
 

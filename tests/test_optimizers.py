@@ -4,8 +4,8 @@ never a failure. Ids read [optimizer-backend-dtype]."""
 import numpy as np
 import pytest
 
-from harness.core import optim
 from harness.check.matrix import check_spec
+from harness.core import optim
 from harness.core.spec import DTYPES, get_spec
 
 from .helpers import explain, small_spec

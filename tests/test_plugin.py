@@ -3,6 +3,7 @@ student's net. Subprocesses, because frameworks cannot be imported twice in one 
 import os
 from pathlib import Path
 
+import pytest
 
 import reference_impls
 
@@ -48,11 +49,18 @@ def test_buggy_net_fails_naming_the_parameter_and_seed(pytester, require_backend
     assert "| W1 (" not in result.stdout.str()
 
 
-def test_unknown_backend_name_fails_listing_the_valid_ones(pytester):
+def test_unknown_backend_name_is_a_usage_error_before_any_test_runs(pytester):
     make_repo(pytester, "xor", (3, 5, 1))
-    result = pytester.runpytest_subprocess("--backprop-backends", "no_such_framework")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*unknown backend 'no_such_framework'; valid backends*"])
+    result = pytester.runpytest_subprocess("--backprop-backends", "torch,no_such_framework")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown backend(s) 'no_such_framework'; valid: numpy, torch, keras*"])
+    assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()
+
+
+def test_report_header_names_backends_and_seed(pytester):
+    make_repo(pytester, "xor", (3, 5, 1))
+    result = pytester.runpytest_subprocess("--backprop-backends", "numpy", "--backprop-seed", "7", "--collect-only")
+    result.stdout.fnmatch_lines(["backprop-harness: backends numpy (installed); seed 7; dtype float64"])
 
 
 def test_missing_framework_skips_with_the_reason_instead_of_passing(pytester, monkeypatch):

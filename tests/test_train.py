@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from harness.train import datasets
-from harness.train import lockstep as train
 from harness.cli import main
 from harness.core.spec import get_spec
+from harness.train import datasets
+from harness.train import lockstep as train
 
 
 def test_digits_ship_with_the_package_and_split_reproducibly():
@@ -72,7 +72,7 @@ def test_frameworks_follow_the_reference_step_for_step(backend, require_backend)
     assert not skipped
     final = h.final()
     assert final[backend] == final["numpy"]
-    assert max(s[4] for s in h.steps if s[2] == backend) < 1e-12      # float64: round-off only
+    assert max(s.divergence for s in h.steps if s.backend == backend) < 1e-12      # float64: round-off only
 
 
 def test_train_cli_writes_log_summary_and_curves(tmp_path, capsys):

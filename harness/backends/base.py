@@ -115,7 +115,7 @@ class FrameworkBackend(Backend):
                    stepped=self.read(model), versions=self.versions(), convention=self.convention,
                    computed_in=narrower if narrower != spec.dtype else "")
 
-    def trainer(self, spec: Spec, params: Params) -> "Trainer":
+    def trainer(self, spec: Spec, params: Params) -> Trainer:
         return Trainer(self, spec, params)
 
 

@@ -11,7 +11,6 @@ and TF_ENABLE_ONEDNN_OPTS=0 (quiet; oneDNN off changes float32 results only at r
 """
 from __future__ import annotations
 
-import functools
 import os
 import sys
 
@@ -184,7 +183,7 @@ class KerasBackend(FrameworkBackend):
         return _optimizer(spec)
 
     def apply(self, opt, model, grads) -> None:
-        opt.apply_gradients(zip(grads, model.trainable_variables))
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
 
     def predict(self, model, X):
         return self.to_numpy(model(X, training=False))

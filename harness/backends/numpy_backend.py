@@ -43,7 +43,7 @@ class NumpyBackend(Backend):
                                    notes=first.notes + (f"{spec.optimizer} x{spec.steps} by harness.core.optim in "
                                                         "each framework's convention, from the net's gradients",))
 
-    def trainer(self, spec: Spec, params) -> "Trainer":
+    def trainer(self, spec: Spec, params) -> Trainer:
         return Trainer(spec, params)
 
 

@@ -42,7 +42,7 @@ def _relu_signs(spec: Spec, params, X):
     if "relu" not in spec.activations:
         return []
     _, zs = model.forward(spec, params, X, keep_preactivations=True)
-    return [np.signbit(z) for z, act in zip(zs, spec.activations) if act == "relu"]
+    return [np.signbit(z) for z, act in zip(zs, spec.activations, strict=True) if act == "relu"]
 
 
 def _central(spec, params, X, T, name, direction, signs):
@@ -53,8 +53,8 @@ def _central(spec, params, X, T, name, direction, signs):
     for _ in range(30):
         plus, minus = dict(params), dict(params)
         plus[name], minus[name] = base + h * direction, base - h * direction
-        if all(np.array_equal(s, t) for s, t in zip(signs, _relu_signs(spec, plus, X))) and \
-           all(np.array_equal(s, t) for s, t in zip(signs, _relu_signs(spec, minus, X))):
+        if all(np.array_equal(s, t) for s, t in zip(signs, _relu_signs(spec, plus, X), strict=True)) and \
+           all(np.array_equal(s, t) for s, t in zip(signs, _relu_signs(spec, minus, X), strict=True)):
             break
         h /= 2
     lp, lm = model.loss_of_params(spec, plus, X, T), model.loss_of_params(spec, minus, X, T)

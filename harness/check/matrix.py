@@ -5,7 +5,8 @@ pair of backends, and each backend's gradients against finite differences.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -23,17 +24,29 @@ from . import gradcheck
 FD = "fd"
 
 
+class Status(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    GAP = "GAP"              # a documented convention gap, with its size; not a failure
+    SKIP = "SKIP"
+    ERROR = "ERROR"
+    NA = ""                  # this stage is not compared in this row
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Cell:
-    status: str                 # PASS | FAIL | GAP (a documented convention gap) | SKIP | ERROR | "" (n/a)
+    status: Status
     worst: float = 0.0          # worst error, relative to the scale
     allowed: float = 0.0        # tolerance, relative to the same scale
     reason: str = ""
 
     def text(self) -> str:
-        if self.status in ("PASS", "FAIL", "GAP"):
-            return f"{self.status} {self.worst:.1e}/{self.allowed:.1e}"
-        return self.status or "-"
+        if self.status in (Status.PASS, Status.FAIL, Status.GAP):
+            return f"{self.status.value} {self.worst:.1e}/{self.allowed:.1e}"
+        return self.status.value or "-"
 
 
 @dataclass(frozen=True)
@@ -46,22 +59,38 @@ class Row:
     notes: tuple[str, ...] = ()
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         statuses = {c.status for c in self.cells.values()}
-        for s in ("ERROR", "FAIL", "PASS", "GAP", "SKIP"):
+        for s in (Status.ERROR, Status.FAIL, Status.PASS, Status.GAP, Status.SKIP):
             if s in statuses:
                 return s
-        return "SKIP"
+        return Status.SKIP
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What a check ran with, for the report header and the JSON."""
+    backends: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    seed: int = 0
+    specs: tuple[str, ...] = ()
+    optimizer: str = "sgd"
+    steps: int = 1
+    batch: int | None = None
+    lr: float | None = None
+    rtol_override: float | None = None
+    command: str = "check"
+    environment: dict | None = None     # versions and numeric settings (check.report.environment)
 
 
 @dataclass(frozen=True)
 class Report:
     rows: tuple[Row, ...]
-    settings: dict = field(default_factory=dict)
+    settings: CheckSettings
 
     @property
     def failed(self) -> bool:
-        return any(r.status in ("FAIL", "ERROR") for r in self.rows)
+        return any(r.status in (Status.FAIL, Status.ERROR) for r in self.rows)
 
     @property
     def exit_code(self) -> int:
@@ -72,7 +101,7 @@ class Report:
 class Outcome:
     """One backend on one spec: a Run, or why there is none."""
     run: Run | None = None
-    status: str = "PASS"        # PASS (ran) | SKIP (unavailable) | ERROR (crashed or bad load)
+    status: Status = Status.PASS    # PASS (ran) | SKIP (unavailable) | ERROR (crashed or bad load)
     reason: str = ""
     mismatches: tuple[Mismatch, ...] = ()
 
@@ -82,18 +111,18 @@ def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
     try:
         run = (runner or backend_registry.load(name).run)(spec, params, X, T)
     except backend_registry.BackendUnavailable as exc:
-        return Outcome(status="SKIP", reason=str(exc))
+        return Outcome(status=Status.SKIP, reason=str(exc))
     except Exception as exc:  # the code under test crashed: report it, keep going
         p = describe(exc)
-        return Outcome(status="ERROR", reason=f"{name} raised {p.message}" + (f" (at {p.where})" if p.where else ""))
+        return Outcome(status=Status.ERROR, reason=f"{name} raised {p.message}" + (f" (at {p.where})" if p.where else ""))
     computed = run.computed_dtype()
     if spec.dtype == "float64" and computed != "float64":
         fix = backend_registry.BACKENDS[name].float64_fix if name in backend_registry.BACKENDS else "use float32"
-        return Outcome(status="SKIP", reason=f"{name} cannot run float64 here: {fix} (it returned {computed})")
+        return Outcome(status=Status.SKIP, reason=f"{name} cannot run float64 here: {fix} (it returned {computed})")
     load = compare(params, run.loaded, Context(spec.name, spec.dtype, spec.seed, "load", "canonical", name),
                    Tolerance(0.0, why="weights read back must equal the canonical ones exactly"))
     if not load.passed:
-        return Outcome(run, "ERROR", f"{name}: layout error - the weights read back after loading differ "
+        return Outcome(run, Status.ERROR, f"{name}: layout error - the weights read back after loading differ "
                                      f"from the canonical weights", load.mismatches)
     return Outcome(run)
 
@@ -113,7 +142,7 @@ def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance, ma
 
 
 def _cell(c: Comparison) -> Cell:
-    return Cell("PASS" if c.passed else "FAIL", c.worst, c.allowed)
+    return Cell(Status.PASS if c.passed else Status.FAIL, c.worst, c.allowed)
 
 
 def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool = True, runners=None) -> list[Row]:
@@ -126,9 +155,9 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
     rows = []
     for a, b in itertools.combinations(backend_names, 2):
         oa, ob = outcomes[a], outcomes[b]
-        bad = [o for o in (oa, ob) if o.status != "PASS"]
+        bad = [o for o in (oa, ob) if o.status is not Status.PASS]
         if bad:
-            status = "ERROR" if any(o.status == "ERROR" for o in bad) else "SKIP"
+            status = Status.ERROR if any(o.status is Status.ERROR for o in bad) else Status.SKIP
             reason = "; ".join(o.reason for o in bad)
             rows.append(Row(spec, a, b, {s: Cell(status, reason=reason) for s in STAGES},
                             tuple(m for o in bad for m in o.mismatches), (reason,)))
@@ -139,15 +168,15 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
         gap = convention_gap(spec.optimizer, oa.run, ob.run)
         if gap and not comps["step"].passed:       # by design, not a bug: report its size
             c = comps["step"]
-            cells["step"] = Cell("GAP", c.worst, c.allowed, gap)
+            cells["step"] = Cell(Status.GAP, c.worst, c.allowed, gap)
             notes.append(f"step differs by {c.worst:.2g} (relative to the scale): {gap}")
             comps = {k: v for k, v in comps.items() if k != "step"}
         rows.append(Row(spec, a, b, cells, tuple(m for c in comps.values() for m in c.mismatches), tuple(notes)))
     if fd:
         for n in backend_names:
             o = outcomes[n]
-            blank = {s: Cell("") for s in STAGES}
-            if o.status != "PASS":
+            blank = {s: Cell(Status.NA) for s in STAGES}
+            if o.status is not Status.PASS:
                 rows.append(Row(spec, FD, n, dict(blank, gradients=Cell(o.status, reason=o.reason)),
                                 o.mismatches, (o.reason,)))
                 continue

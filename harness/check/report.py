@@ -2,6 +2,7 @@
 mismatch messages, and the JSON form. One place, used by the CLI and the pytest plugin."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -13,7 +14,7 @@ from .. import backends as backend_registry
 from ..core.run import STAGES
 from ..core.tolerance import RTOL
 from .gradcheck import FD_RTOL
-from .matrix import Report, Row
+from .matrix import CheckSettings, Report, Row, Status
 
 
 def environment(backend_names, load: bool = False) -> dict:
@@ -37,10 +38,10 @@ def environment(backend_names, load: bool = False) -> dict:
     return env
 
 
-def header(settings: dict) -> str:
-    env = settings["environment"]
+def header(settings: CheckSettings) -> str:
+    env = settings.environment or environment(settings.backends)
     parts = [f"backprop-harness {env['harness']}", f"python {env['python']}", f"numpy {env['numpy']}"]
-    for name in settings["backends"]:
+    for name in settings.backends:
         info = env["backends"].get(name)
         if isinstance(info, dict):
             extra = ", ".join(f"{k} {v}" for k, v in info.items() if k != "numpy")
@@ -48,9 +49,9 @@ def header(settings: dict) -> str:
         else:
             parts.append(f"{name}: {info}")
     rt = env["rtol"]
-    numerics = [f"dtype {','.join(settings['dtypes'])}", f"seed {settings['seed']}",
-                f"optimizer {settings.get('optimizer', 'sgd')} x{settings.get('steps', 1)}",
-                f"batch {settings['batch'] or 'spec default'}", f"cpus {env['cpu_count']}",
+    numerics = [f"dtype {','.join(settings.dtypes)}", f"seed {settings.seed}",
+                f"optimizer {settings.optimizer} x{settings.steps}",
+                f"batch {settings.batch or 'spec default'}", f"cpus {env['cpu_count']}",
                 f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}", f"TF_ENABLE_ONEDNN_OPTS={env['TF_ENABLE_ONEDNN_OPTS']}",
                 f"rtol float64 {rt['float64']:.1e}, float32 {rt['float32']:.1e}, fd {rt['fd']:.0e}"]
     return " | ".join(parts) + "\n" + " | ".join(numerics)
@@ -63,11 +64,11 @@ def _row_label(row: Row) -> str:
 def table(report: Report) -> str:
     widths = (12, 10, 8, 14) + (18,) * len(STAGES)
     head = ("spec", "sizes", "dtype", "pair") + STAGES
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     for row in report.rows:
         vals = (row.spec.name, "-".join(map(str, row.spec.sizes)), row.spec.dtype, _row_label(row)) + \
                tuple(row.cells[s].text() for s in STAGES)
-        lines.append("  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip())
+        lines.append("  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 
@@ -76,10 +77,10 @@ def details(report: Report, verbose: bool = False) -> str:
     for row in report.rows:
         for m in row.mismatches:
             out.append(m.message())
-        reasons = {c.reason for c in row.cells.values() if c.reason and c.status in ("ERROR", "SKIP")}
+        reasons = {c.reason for c in row.cells.values() if c.reason and c.status in (Status.ERROR, Status.SKIP)}
         for r in sorted(reasons - seen):
             seen.add(r)
-            kind = "SKIP" if any(c.status == "SKIP" for c in row.cells.values()) else "ERROR"
+            kind = "SKIP" if any(c.status is Status.SKIP for c in row.cells.values()) else "ERROR"
             out.append(f"{kind} {row.spec.name} {row.spec.dtype}: {r}")
         if verbose:
             for note in row.notes:
@@ -90,10 +91,11 @@ def details(report: Report, verbose: bool = False) -> str:
 
 
 def summary(report: Report, seconds: float | None = None) -> str:
-    counts = {s: sum(r.status == s for r in report.rows) for s in ("PASS", "FAIL", "ERROR", "SKIP")}
+    counts = {s.value: sum(r.status is s for r in report.rows)
+              for s in (Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP)}
     verdict = "FAILED" if report.failed else "PASSED"
     text = (f"{verdict}: {len(report.rows)} rows, {counts['PASS']} passed, {counts['FAIL']} failed, "
-            f"{counts['ERROR']} errors, {counts['SKIP']} skipped (seed {report.settings.get('seed')})")
+            f"{counts['ERROR']} errors, {counts['SKIP']} skipped (seed {report.settings.seed})")
     return text + (f" in {seconds:.1f} s" if seconds is not None else "")
 
 
@@ -112,13 +114,14 @@ def to_json(report: Report, seconds: float | None = None) -> dict:
         rows.append({
             "spec": row.spec.name, "sizes": list(row.spec.sizes), "dtype": row.spec.dtype, "seed": row.spec.seed,
             "batch": row.spec.batch, "lr": row.spec.lr, "loss": row.spec.loss, "expected": row.expected,
-            "actual": row.actual, "status": row.status,
-            "cells": {s: {"status": c.status or None, "worst": c.worst, "allowed": c.allowed, "reason": c.reason}
+            "actual": row.actual,
+            "status": row.status.value,
+            "cells": {s: {"status": c.status.value or None, "worst": c.worst, "allowed": c.allowed, "reason": c.reason}
                       for s, c in row.cells.items()},
             "mismatches": [m.message() for m in row.mismatches],
             "notes": list(row.notes),
         })
-    return {"settings": report.settings, "rows": rows, "passed": not report.failed,
+    return {"settings": dataclasses.asdict(report.settings), "rows": rows, "passed": not report.failed,
             "summary": summary(report, seconds), "seconds": seconds}
 
 

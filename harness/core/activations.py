@@ -3,8 +3,8 @@ in its backend module (one line per activation there); nothing else needs to cha
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

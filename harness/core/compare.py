@@ -21,6 +21,7 @@ from .run import STAGES, Run
 from .spec import Spec
 from .tolerance import Tolerance, gradient_tolerance, step_tolerance
 
+
 @dataclass(frozen=True)
 class Context:
     spec: str
@@ -114,7 +115,8 @@ def _compare_values(e, a, name, context, t: Tolerance):
         first = _index(int(np.flatnonzero(bad_nonfinite)[0]), e.shape)
         found.append(Mismatch(context, name, "nonfinite",
                               f"non-finite values differ at {int(bad_nonfinite.sum())} / {e.size} positions, "
-                              f"first at index {first}: expected {e[first] if e.ndim else e}, got {a[first] if a.ndim else a}",
+                              f"first at index {first}: expected {e[first] if e.ndim else e}, "
+                              f"got {a[first] if a.ndim else a}",
                               e.shape))
     both = fin_e & fin_a
     ee, aa = np.where(both, e, 0.0), np.where(both, a, 0.0)
@@ -147,7 +149,8 @@ def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, m
         ctx = Context(spec.name, spec.dtype, spec.seed, stage, a, b)
         stage_tol = {
             "forward": lambda: Tolerance(tol.rel, tol.extra_abs, magnitude=mags["output"]),
-            "loss": lambda: Tolerance(tol.rel, tol.extra_abs, mags["loss"], "scale: |loss| + its sensitivity to output round-off"),
+            "loss": lambda: Tolerance(tol.rel, tol.extra_abs, mags["loss"],
+                                      "scale: |loss| + its sensitivity to output round-off"),
             "gradients": lambda: gradient_tolerance(spec, tol, mags, ra, rb),
             "step": lambda: step_tolerance(spec, tol, mags, ra)}[stage]()
         # The 0-d loss is compared by value only: numpy 1.x promotes float32 * a Python float scalar

@@ -5,8 +5,8 @@ A framework maps each name to its own loss in its backend module (one line per l
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -41,8 +41,8 @@ class Loss:
 
 
 def _squared(name, description, derivative, coefficient, value):
-    return Loss(name, "squared error", description, derivative, value, lambda y, t: y - t, lambda y, t: np.abs(y) + np.abs(t),
-                coefficient)
+    return Loss(name, "squared error", description, derivative, value, lambda y, t: y - t,
+                lambda y, t: np.abs(y) + np.abs(t), coefficient)
 
 
 LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
@@ -52,7 +52,8 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
              lambda n, k: 1.0 / n, lambda y, t: float(0.5 * np.sum((y - t) ** 2) / y.shape[0])),
     _squared("half_sse_sum_batch", "1/2 * sum over outputs of (y - t)^2, summed over the batch", "(y - t)",
              lambda n, k: 1.0, lambda y, t: float(0.5 * np.sum((y - t) ** 2))),
-    Loss("softmax_ce_mean_batch", "softmax cross-entropy", "softmax cross-entropy of logits y with one-hot t, averaged over the batch",
+    Loss("softmax_ce_mean_batch", "softmax cross-entropy",
+         "softmax cross-entropy of logits y with one-hot t, averaged over the batch",
          "(softmax(y) - t) / N", lambda y, t: float(-np.sum(t * _log_softmax(y)) / y.shape[0]),
          lambda y, t: _softmax(y) - t, lambda y, t: _softmax(y) + np.abs(t), lambda n, k: 1.0 / n,
          folds_output_activation=True, one_hot_targets=True),

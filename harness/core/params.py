@@ -6,8 +6,8 @@ each framework or student lives in exactly one small function here or in its bac
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -20,7 +20,7 @@ def init_params(spec: Spec) -> Params:
     """Glorot-normal weights and small non-zero biases (zero biases would hide bias bugs)."""
     rng = np.random.default_rng([spec.seed, 0])
     params: Params = {}
-    for i, (n_in, n_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:]), start=1):
+    for i, (n_in, n_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True), start=1):
         params[f"W{i}"] = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / (n_in + n_out))
         params[f"b{i}"] = rng.standard_normal(n_out) * 0.1
     return {k: v.astype(spec.dtype) for k, v in params.items()}

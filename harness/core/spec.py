@@ -39,6 +39,10 @@ class Spec:
         return len(self.sizes) - 1
 
     @property
+    def n_weights(self) -> int:
+        return sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(f"{kind}{i}" for i in range(1, self.n_layers + 1) for kind in ("W", "b"))
 
@@ -55,7 +59,7 @@ class Spec:
         """Targets are one-hot class labels (else real-valued in [0, 1))."""
         return self.loss_record.one_hot_targets or self.sizes[-1] > 1
 
-    def replace(self, **overrides) -> "Spec":
+    def replace(self, **overrides) -> Spec:
         """A copy with overrides applied and validated; None values are ignored."""
         changes = {k: v for k, v in overrides.items() if v is not None}
         if "sizes" in changes:
@@ -70,7 +74,7 @@ class Spec:
         return dataclasses.asdict(self)
 
     @staticmethod
-    def from_json(data: dict) -> "Spec":
+    def from_json(data: dict) -> Spec:
         return Spec(**{**data, "sizes": tuple(data["sizes"]), "activations": tuple(data["activations"])})
 
 

@@ -60,7 +60,7 @@ class Adapter:
         return dataclasses.asdict(self)
 
     @staticmethod
-    def from_json(data: dict) -> "Adapter":
+    def from_json(data: dict) -> Adapter:
         return Adapter(**{**data, "params": tuple(Param(**p) for p in data["params"]),
                           "forward": _call(data["forward"]), "loss": _call(data["loss"]),
                           "gradients": _call(data["gradients"]), "update": tuple(map(_call, data["update"])),

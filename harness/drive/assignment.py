@@ -22,7 +22,6 @@ except ModuleNotFoundError:         # Python 3.10
 
 BUILTIN_DIR = Path(__file__).parent / "assignments"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
-SCORED = ("forward", "loss", "gradients", "step", "inputs")
 RETURNS = ("output", "loss", "loss,output", "output,loss", "grads", "none")
 INIT_VALUES = ("lr", "seed", "dtype")   # and sizes.<i>
 
@@ -39,6 +38,9 @@ class Scoring:
     gradients: float = 8.0
     step: float = 0.0
     inputs: float = 0.0
+
+
+SCORED = tuple(f.name for f in dataclasses.fields(Scoring))
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Assignment:
     def probes(self) -> tuple[Spec, ...]:
         """Unscored runs for the diagnosis: the smallest case at other batch sizes and learning
         rates, so that a factor of N, K, lr or a hard-coded batch size can be told apart."""
-        base = min((c.spec for c in self.cases), key=lambda s: sum(a * b for a, b in zip(s.sizes, s.sizes[1:])))
+        base = min((c.spec for c in self.cases), key=lambda s: s.n_weights)
         base = base.replace(dtype="float64")
         return tuple(base.replace(batch=n, lr=base.lr * f, seed=100 + i)
                      for i, (n, f) in enumerate(((3, 1.0), (5, 1.0), (5, 0.25))))
@@ -99,7 +101,7 @@ def load(ref: str) -> Assignment:
         raise AssignmentError(f"{path}: {exc}") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_adapter(name: str) -> Adapter:
     """The adapter that drives reference_impls/<name>.py: the built-in assignment's, with the
     optional constructor arguments (seed, dtype) that the reference nets take."""

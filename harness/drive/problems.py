@@ -70,7 +70,7 @@ class Problem:
                 "detail": self.detail}
 
     @staticmethod
-    def from_json(data: dict) -> "Problem":
+    def from_json(data: dict) -> Problem:
         return Problem(Verdict(data["kind"]), str(data["message"]), str(data.get("where", "")), str(data.get("line", "")),
                        str(data.get("detail", "")))
 

@@ -133,7 +133,7 @@ class Inputs:
     T: np.ndarray
 
     @staticmethod
-    def of(X, T, lr) -> "Inputs":
+    def of(X, T, lr) -> Inputs:
         env = {"X": X.copy(), "T": T.copy(), "lr": lr, "epochs": 1, "labels": T.argmax(axis=1),
                "rows": np.hstack([X, T])}
         return Inputs(env, X, T)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -203,16 +203,17 @@ def _name_factor(ratios: list[float], trials: list[Trial], with_lr: bool):
     if sign > 0:
         combos = combos[1:]          # a factor of exactly 1 explains nothing
     for exps in combos:
-        pred = [math.prod(bases[n][i] ** x for n, x in zip(names, exps)) for i in range(len(trials))]
+        pred = [math.prod(bases[n][i] ** x for n, x in zip(names, exps, strict=True)) for i in range(len(trials))]
         if sign > 0 and all(abs(p - 1) <= 1e-12 for p in pred):
             continue                 # e.g. 2/K with K = 2: a factor of 1 explains nothing
-        if all(abs(m - p) <= 1e-6 * p for m, p in zip(mags, pred)):
-            causes = [_SCALE_NAMES[(n, x)] for n, x in zip(names, exps) if x]
+        if all(abs(m - p) <= 1e-6 * p for m, p in zip(mags, pred, strict=True)):
+            causes = [_SCALE_NAMES[(n, x)] for n, x in zip(names, exps, strict=True) if x]
             if sign < 0:
                 causes.append("sign")
-            return causes, " x ".join(_factor_word(n, x) for n, x in zip(names, exps) if x)
-    n0 = [n / m for n, m in zip(bases["N"], mags)]
-    if len(set(bases["N"])) > 1 and max(n0) - min(n0) <= 1e-6 * max(n0) and abs(n0[0] - round(n0[0])) < 1e-6 and round(n0[0]) >= 1:
+            return causes, " x ".join(_factor_word(n, x) for n, x in zip(names, exps, strict=True) if x)
+    n0 = [n / m for n, m in zip(bases["N"], mags, strict=True)]
+    constant_n0 = max(n0) - min(n0) <= 1e-6 * max(n0) and abs(n0[0] - round(n0[0])) < 1e-6 and round(n0[0]) >= 1
+    if len(set(bases["N"])) > 1 and constant_n0:
         return ["hardcoded_batch"] + (["sign"] if sign < 0 else []), f"N/{round(n0[0])}"
     if len(set(round(m, 9) for m in mags)) == 1 and (sign < 0 or abs(mags[0] - 1) > 1e-6):
         return ["constant_factor"] + (["sign"] if sign < 0 else []), f"{mags[0]:.6g}"
@@ -252,7 +253,7 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
         claim("nonfinite", nonfinite, "contains NaN or inf where the expected gradient is finite")
     for p in list(left):
         got = [t.run.grads[p] for t in trials]
-        if p.startswith("W") and all(_close(np.asarray(g).T, e[p]) for g, e in zip(got, expected)):
+        if p.startswith("W") and all(_close(np.asarray(g).T, e[p]) for g, e in zip(got, expected, strict=True)):
             claim("transposed", [p], "equals the transpose of the expected gradient")
         elif p.startswith("b") and _unreduced(p, trials, expected):
             claim("bias_not_reduced", [p], "holds per-sample values instead of their sum over the batch")
@@ -262,8 +263,8 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
         if dev.kind == "stale_weights" and not trials[0].run.grads_from_update:
             continue          # code that returns gradients cannot use weights it has not updated yet
         predicted = [t.predict(dev) for t in trials]
-        hits = [p for p in left if all(_close(t.run.grads[p], pr[p]) for t, pr in zip(trials, predicted))
-                and any(not _close(pr[p], e[p]) for pr, e in zip(predicted, expected))]
+        hits = [p for p in left if all(_close(t.run.grads[p], pr[p]) for t, pr in zip(trials, predicted, strict=True))
+                and any(not _close(pr[p], e[p]) for pr, e in zip(predicted, expected, strict=True))]
         if hits:
             candidates.append((len(hits), dev, hits))
     for _, dev, hits in sorted(candidates, key=lambda c: -c[0])[:1]:
@@ -273,12 +274,13 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     # 3. constant factors, grouped by the factor
     by_factor: dict = {}
     for p in list(left):
-        ratios = _ratios([(t.run.grads[p], e[p]) for t, e in zip(trials, expected)])
+        ratios = _ratios([(t.run.grads[p], e[p]) for t, e in zip(trials, expected, strict=True)])
         named = ratios and _name_factor(ratios, trials, trials[0].run.grads_from_update)
         if named:
             by_factor.setdefault((tuple(named[0]), named[1]), []).append(p)
     for (causes, words), params in by_factor.items():
-        text = f"exactly {'-' if 'sign' in causes else ''}{words or '1'} times the expected gradient in all {len(trials)} runs"
+        text = (f"exactly {'-' if 'sign' in causes else ''}{words or '1'} times the expected gradient "
+                f"in all {len(trials)} runs")
         claim(causes[0], params, text + (" (and the sign is flipped)" if len(causes) > 1 and "sign" in causes else ""),
               n0=words)
     if left:
@@ -291,7 +293,7 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
 
 def _unreduced(p: str, trials: list[Trial], expected: list[dict]) -> bool:
     """Per-sample bias gradients returned as rows, or only the first sample's row."""
-    for t, e in zip(trials, expected):
+    for t, e in zip(trials, expected, strict=True):
         g = np.asarray(t.run.grads[p], np.float64)
         if g.ndim == 2 and g.shape[0] == t.X.shape[0] and _close(g.sum(axis=0).reshape(e[p].shape), e[p]):
             continue

@@ -32,7 +32,7 @@ class Job:
                            "memory_mb": self.memory_mb, "runs": {k: s.to_json() for k, s in self.runs.items()}})
 
     @staticmethod
-    def from_json(text: str) -> "Job":
+    def from_json(text: str) -> Job:
         data = json.loads(text)
         return Job(Adapter.from_json(data["adapter"]), data["submission"], int(data["memory_mb"]),
                    {k: Spec.from_json(s) for k, s in data["runs"].items()})

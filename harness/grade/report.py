@@ -44,9 +44,13 @@ def render(g: Graded, show_hidden: bool = True) -> str:
     if g.notes:
         out.append("Notes:")
         out += [f"  - {n}" for n in g.notes]
+    if g.staff_detail:
+        out.append("Grader traceback (for course staff; not the code's fault):")
+        out += ["  ! " + ln for ln in g.staff_detail.rstrip().splitlines()]
     for name, text in (("stdout", g.stdout), ("stderr", g.stderr)):
         if text.strip():
-            body = text if len(text) <= SHOWN_OUTPUT else text[:SHOWN_OUTPUT] + f"\n[... {len(text) - SHOWN_OUTPUT:,} more characters in --json ...]"
+            body = text if len(text) <= SHOWN_OUTPUT else \
+                text[:SHOWN_OUTPUT] + f"\n[... {len(text) - SHOWN_OUTPUT:,} more characters in --json ...]"
             out.append(f"Output of the code ({name}):")
             out += ["  | " + ln for ln in body.rstrip().splitlines()]
     return "\n".join(out)

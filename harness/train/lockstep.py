@@ -22,16 +22,34 @@ from .datasets import Dataset
 TRAINABLE = ("numpy", "torch", "keras", "jax")
 
 
+@dataclass(frozen=True)
+class StepLog:
+    epoch: int
+    step: int
+    backend: str
+    loss: float
+    divergence: float             # max parameter difference from the numpy net, relative to its scale
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    epoch: int
+    backend: str
+    train_accuracy: float
+    test_accuracy: float
+
+
 @dataclass
 class History:
     dtype: str
-    steps: list = field(default_factory=list)     # (epoch, step, backend, loss, divergence from numpy)
-    epochs: list = field(default_factory=list)    # (epoch, backend, train accuracy, test accuracy)
+    steps: list[StepLog] = field(default_factory=list)
+    epochs: list[EpochLog] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)   # backend -> training wall seconds
 
     def final(self) -> dict:
-        last = max(e[0] for e in self.epochs)
-        return {b: {"train_accuracy": tr, "test_accuracy": te} for e, b, tr, te in self.epochs if e == last}
+        last = max(e.epoch for e in self.epochs)
+        return {e.backend: {"train_accuracy": e.train_accuracy, "test_accuracy": e.test_accuracy}
+                for e in self.epochs if e.epoch == last}
 
 
 def one_hot(y: np.ndarray, k: int, dtype: str) -> np.ndarray:
@@ -83,11 +101,12 @@ def train(spec: Spec, data: Dataset, epochs: int, backend_names, progress=None) 
                 loss = net.loss(spec, np.asarray(out, np.float64), T.astype(np.float64))
                 params_now[name] = tr.params()
                 div = _divergence(params_now[name], params_now["numpy"]) if "numpy" in params_now else float("nan")
-                h.steps.append((epoch, step, name, loss, div))
+                h.steps.append(StepLog(epoch, step, name, loss, div))
             if progress:
                 progress(step, total, epoch)
         for name, tr in trainers.items():
-            h.epochs.append((epoch, name, accuracy(tr.output(Xtr), data.y_train), accuracy(tr.output(Xte), data.y_test)))
+            h.epochs.append(EpochLog(epoch, name, accuracy(tr.output(Xtr), data.y_train),
+                                     accuracy(tr.output(Xte), data.y_test)))
     return h, skipped
 
 
@@ -97,10 +116,10 @@ def write_csv(histories: list[History], path: Path) -> None:
         w = csv.writer(fh)
         w.writerow(["dtype", "epoch", "step", "backend", "loss", "loss_minus_numpy", "max_param_divergence_from_numpy"])
         for h in histories:
-            ref = {(s[1]): s[3] for s in h.steps if s[2] == "numpy"}
-            for epoch, step, name, loss, div in h.steps:
-                w.writerow([h.dtype, epoch, step, name, f"{loss:.17g}",
-                            f"{loss - ref[step]:.3g}" if step in ref else "", f"{div:.3g}"])
+            ref = {s.step: s.loss for s in h.steps if s.backend == "numpy"}
+            for s in h.steps:
+                w.writerow([h.dtype, s.epoch, s.step, s.backend, f"{s.loss:.17g}",
+                            f"{s.loss - ref[s.step]:.3g}" if s.step in ref else "", f"{s.divergence:.3g}"])
 
 
 def summary(spec: Spec, data: Dataset, epochs: int, histories: list[History], skipped: list[str]) -> dict:
@@ -108,10 +127,10 @@ def summary(spec: Spec, data: Dataset, epochs: int, histories: list[History], sk
            "dataset_description": data.description, "epochs": epochs, "batch": spec.batch, "lr": spec.lr,
            "optimizer": spec.optimizer, "seed": spec.seed, "skipped": skipped, "dtypes": {}}
     for h in histories:
-        divs = [s[4] for s in h.steps if s[2] != "numpy"]
+        divs = [s.divergence for s in h.steps if s.backend != "numpy"]
         losses = {}
-        for _, step, name, loss, _ in h.steps:
-            losses.setdefault(step, {})[name] = loss
+        for s in h.steps:
+            losses.setdefault(s.step, {})[s.backend] = s.loss
         loss_diff = max((abs(v - d["numpy"]) for d in losses.values() for k, v in d.items() if "numpy" in d), default=0.0)
         out["dtypes"][h.dtype] = {"final": h.final(), "max_param_divergence": max(divs, default=0.0),
                                   "max_loss_difference": loss_diff,
@@ -130,17 +149,17 @@ def plot(histories: list[History], title: str, path: Path) -> str | None:
         return "matplotlib not installed: no PNG (pip install matplotlib); the CSV and JSON have every number"
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     main = histories[0]
-    for name in dict.fromkeys(s[2] for s in main.steps):
-        pts = [(s[1], s[3]) for s in main.steps if s[2] == name]
-        axes[0].plot(*zip(*pts), label=name, lw=1)
-        acc = [(e[0], e[3]) for e in main.epochs if e[1] == name]
-        axes[1].plot(*zip(*acc), marker="o", label=f"{name} test", lw=1)
+    for name in dict.fromkeys(s.backend for s in main.steps):
+        pts = [(s.step, s.loss) for s in main.steps if s.backend == name]
+        axes[0].plot(*zip(*pts, strict=True), label=name, lw=1)
+        acc = [(e.epoch, e.test_accuracy) for e in main.epochs if e.backend == name]
+        axes[1].plot(*zip(*acc, strict=True), marker="o", label=f"{name} test", lw=1)
     axes[0].set(title=f"loss per step ({main.dtype})", xlabel="step", yscale="log")
     axes[1].set(title=f"test accuracy per epoch ({main.dtype})", xlabel="epoch")
     for h in histories:
-        for name in dict.fromkeys(s[2] for s in h.steps if s[2] != "numpy"):
-            pts = [(s[1], max(s[4], 1e-18)) for s in h.steps if s[2] == name]
-            axes[2].plot(*zip(*pts), label=f"{name} {h.dtype}", lw=1)
+        for name in dict.fromkeys(s.backend for s in h.steps if s.backend != "numpy"):
+            pts = [(s.step, max(s.divergence, 1e-18)) for s in h.steps if s.backend == name]
+            axes[2].plot(*zip(*pts, strict=True), label=f"{name} {h.dtype}", lw=1)
     axes[2].set(title="max parameter divergence from numpy (relative)", xlabel="step", yscale="log")
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
