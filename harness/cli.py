@@ -1,7 +1,8 @@
-"""Command line: `harness check`, `harness grade`, `harness bench`, `harness list`.
+"""Command line: `harness check`, `grade`, `train`, `bench`, `list`, `env`.
 
 Exit codes: 0 everything passed, 1 a mismatch or a crash in the code under test, 2 a usage or
-environment error (bad option, unknown name, nothing could run). No tracebacks for user errors.
+environment error (bad option, unknown name, nothing could run) or a GRADER ERROR (the harness
+itself failed on a submission). No tracebacks for user errors.
 """
 from __future__ import annotations
 

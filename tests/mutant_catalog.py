@@ -1,5 +1,5 @@
 """The mutation catalog: typical backprop bugs, each a one-line edit of a real reference net,
-with the cause the grader's diagnosis must name (a key of harness.diagnose.CAUSES)."""
+with the cause the grader's diagnosis must name (a key of harness.grade.diagnose.CAUSES)."""
 from dataclasses import dataclass
 from pathlib import Path
 

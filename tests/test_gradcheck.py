@@ -76,7 +76,7 @@ def test_gradient_magnitudes_bound_the_gradients(spec_name, seed):
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_model_backprop_the_graders_expected_value_agrees_with_fd_and_torch(name, seed):
-    """model.backprop is what the grader calls right: prove it against finite differences and,
+    """net.backprop is what the grader calls right: prove it against finite differences and,
     when installed, torch, on small non-square sizes."""
     spec = small_spec(name, seed=seed)
     p = init_params(spec)

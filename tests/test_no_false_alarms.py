@@ -44,7 +44,7 @@ def test_frameworks_were_part_of_the_sweep():
        n_out=st.integers(2, 6), batch=st.integers(1, 7), seed=st.integers(0, 2**31),
        dtype=st.sampled_from(["float64", "float32"]), lr=st.sampled_from([0.01, 0.1, 0.5, 1.0]))
 def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batch, seed, dtype, lr):
-    """The grading path (student driver, one comparison against model.backprop, scoring,
+    """The grading path (student driver, one comparison against net.backprop, scoring,
     diagnosis probes) in-process, on the reference nets as submissions of their own style."""
     assignment = load(name)
     out = 1 if assignment.spec.sizes[-1] == 1 else n_out

@@ -1,7 +1,7 @@
 """Assignments: one TOML file describes a student API once (the adapter), the net it must
 implement (a spec), the cases it is graded on and what each check is worth.
 
-The five built-in assignments (harness/assignments/*.toml) are the reference styles; the
+The five built-in assignments (harness/drive/assignments/*.toml) are the reference styles; the
 reference nets are driven through those very files, so they are graded exactly like students.
 """
 from __future__ import annotations

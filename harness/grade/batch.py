@@ -5,6 +5,7 @@ harness itself, here or in the child, is a GRADER ERROR verdict for that submiss
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -64,12 +65,16 @@ def _grade(submission, assignment, timeout_s, memory_mb, output_limit, stop) -> 
         if fatal is None and seen.phase != "done":
             fatal = ended_early(done, seen.phase, timeout_s, memory_mb)
         notes = list(seen.notes)
-        if done.stdout.truncated or done.stderr.truncated:
+        stdout, stderr = done.stdout.text, done.stderr.text
+        if fatal is not None and fatal.kind is Verdict.GRADER:   # the harness's own output: for staff only
+            fatal = dataclasses.replace(fatal, detail="\n".join(filter(None, (fatal.detail, stdout, stderr))))
+            stdout = stderr = ""
+        elif done.stdout.truncated or done.stderr.truncated:
             notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
                             f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
                             "bytes of each stream")
-        return evaluate(assignment, submission, seen.results, fatal, notes, done.stdout.text, done.stderr.text,
-                        done.seconds, seen.partials)
+        return evaluate(assignment, submission, seen.results, fatal, notes, stdout, stderr, done.seconds,
+                        seen.partials)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -117,8 +122,7 @@ def _apply(seen: Seen, event, work: Path) -> None:
 def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb: int) -> Problem:
     if phase == STARTING and not done.timed_out and done.signal_name is None and done.returncode:
         return Problem(Verdict.GRADER, "the grader's child process failed before it imported your code; this is "
-                                       "not a problem in your code: course staff have the details",
-                       detail=done.stderr.text)
+                                       "not a problem in your code: course staff have the details")
     if done.timed_out:
         text = f"timed out after {timeout_s:g} s while {phase}"
         if phase == "importing the module":

@@ -1,5 +1,5 @@
 """Mismatch -> likely cause. Each typical bug is a hypothesis with a prediction: the gradient
-that code with that bug returns (model.backprop with a Deviation), or a constant factor that is
+that code with that bug returns (harness.core.net.backprop with a Deviation), or a constant factor that is
 a known function of the batch size N, the number of outputs K and the learning rate. A
 hypothesis explains a parameter when its prediction matches the submission's numbers in every
 float64 run (the graded cases plus probes at other batch sizes and learning rates, which tell
