@@ -20,7 +20,7 @@ from ..core.spec import Spec  # noqa: E402
 from .base import FrameworkBackend  # noqa: E402
 
 # One line per activation and per loss of harness.core (activations, losses).
-ACTIVATIONS = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda z: z}
+ACTIVATIONS = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda z: z, "tanh": jax.numpy.tanh}
 LOSSES = {
     "mse_mean_all": lambda y, t: jnp.mean((y - t) ** 2),
     "half_sse_mean_batch": lambda y, t: 0.5 * jnp.sum((y - t) ** 2) / y.shape[0],

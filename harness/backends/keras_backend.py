@@ -62,7 +62,7 @@ def _n(y):
 # One line per activation and per loss of harness.core (activations, losses). Means are written
 # as sum / count: on jax, keras.ops.mean reduces float64 in float32 precision (measured: Keras
 # 3.15, 9e-8 relative), which would hide every other difference.
-ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "linear": "linear"}
+ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "linear": "linear", "tanh": "tanh"}
 LOSSES = {
     "mse_mean_all": lambda y, t: _ops.sum(_ops.square(y - t)) / (_n(y) * y.shape[-1]),
     "half_sse_mean_batch": lambda y, t: 0.5 * _ops.sum(_ops.square(y - t)) / _n(y),

@@ -11,7 +11,7 @@ from ..core.spec import Spec
 from .base import FrameworkBackend
 
 # One line per activation and per loss of harness.core (activations, losses).
-ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "linear": torch.nn.Identity}
+ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "linear": torch.nn.Identity, "tanh": torch.nn.Tanh}
 LOSSES = {
     "mse_mean_all": lambda y, t: F.mse_loss(y, t),
     "half_sse_mean_batch": lambda y, t: 0.5 * F.mse_loss(y, t, reduction="sum") / y.shape[0],

@@ -34,4 +34,5 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(np.float64)),
     Activation("sigmoid", _sigmoid, lambda z, a: a * (1 - a), slope_of_output=lambda a: a * (1 - a)),
     Activation("linear", lambda z: z, lambda z, a: np.ones_like(z)),
+    Activation("tanh", np.tanh, lambda z, a: 1 - a * a, slope_of_output=lambda a: 1 - a * a),
 )}
