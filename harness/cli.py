@@ -1,7 +1,7 @@
 """Command line: `harness check`, `grade`, `train`, `bench`, `list`, `env`.
 
 Exit codes: 0 everything passed, 1 a mismatch or a crash in the code under test, 2 a usage or
-environment error (bad option, unknown name, nothing could run) or a GRADER ERROR (the harness
+environment error (bad option, unknown name, nothing could run), 3 a GRADER ERROR (the harness
 itself failed on a submission). No tracebacks for user errors.
 """
 from __future__ import annotations
@@ -231,7 +231,7 @@ def cmd_grade(args) -> int:
         print(f"harness grade: {len(grader_errors)} GRADER ERROR(s): the harness itself failed on "
               f"{', '.join(grader_errors)}; not the students' fault: the traceback is under staff_detail "
               "in --json", file=sys.stderr)
-        return 2
+        return 3
     return 0 if all(g.passed for g in graded) else 1
 
 

@@ -91,3 +91,27 @@ def test_harness_env_prints_every_backend():
         assert "torch_tf32_matmul" in proc.stdout
     if not backends.missing_reason("jax"):
         assert "jax_enable_x64 True" in proc.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_activation_added_as_one_record_agrees_in_every_framework(dtype, require_backend):
+    """tanh was added as one Activation record plus one line per framework backend: the
+    frameworks, finite differences and the spec's own math (the grader's expected gradient) agree."""
+    available = [b for b in ("torch", "keras", "jax") if not backends.missing_reason(b)]
+    if len(available) < 2:
+        pytest.skip(f"needs two of torch, keras, jax; installed: {available or 'none'}")
+    spec = get_spec("relu_mse").replace(activations=("tanh", "tanh"), sizes=(6, 5, 3), batch=4, dtype=dtype,
+                                        seed=11)
+    rows = check_spec(spec, available)
+    assert rows and all(r.status == "PASS" for r in rows), [(r.expected, r.actual, r.status) for r in rows]
+    from harness.core import net
+    from harness.core.compare import Context, compare
+    from harness.core.params import init_params, make_batch
+    from harness.core.tolerance import default_tolerance, gradient_tolerance
+    params, (X, T) = init_params(spec), make_batch(spec)
+    run = backends.load(available[0]).run(spec, params, X, T)
+    mags = net.error_magnitudes(spec, params, X, T)
+    comparison = compare(net.backprop(spec, params, X, T), run.grads,
+                         Context(spec.name, dtype, spec.seed, "gradients", "spec math", available[0]),
+                         gradient_tolerance(spec, default_tolerance(dtype), mags, run))
+    assert comparison.passed, "\n".join(m.message() for m in comparison.mismatches)
