@@ -36,6 +36,7 @@ EDITS = {
                           "'and a long line of text to fill the terminal')\n" + _F),
     "segfault": (_F, "        import ctypes\n        ctypes.string_at(0)\n" + _F),
     "missing_module": ("", "import backprop_helpers_that_do_not_exist\n"),
+    "complex_output": (_F, "        return sigmoid(self.hidden @ self.w_out + self.b_out) + 5j\n" + _F),
 }
 
 

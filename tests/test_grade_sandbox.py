@@ -36,6 +36,7 @@ VERDICTS = {
     "nan": ("failed", ["NaN or inf"]),
     "mutates_input": ("failed", ["modified T in place"]),
     "segfault": ("crashed", ["SIGSEGV"]),
+    "complex_output": ("api", ["forward returned complex numbers"]),
 }
 
 

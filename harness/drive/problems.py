@@ -28,6 +28,7 @@ class Verdict(str, Enum):
     TIMEOUT = "timeout"
     CRASHED = "crashed"
     MISSING = "missing"
+    INVALID = "invalid"      # what the grading process sent back is malformed (tampered with?)
     GRADER = "grader"
 
     @property
@@ -46,6 +47,7 @@ _WORDS = {Verdict.PASSED: "PASSED", Verdict.FAILED: "FAILED", Verdict.SYNTAX: "S
           Verdict.IMPORT: "IMPORT ERROR", Verdict.EXCEPTION: "ERROR", Verdict.API: "API MISMATCH",
           Verdict.SHAPE: "WRONG SHAPE", Verdict.EXIT: "EXITED", Verdict.MEMORY: "OUT OF MEMORY",
           Verdict.TIMEOUT: "TIMEOUT", Verdict.CRASHED: "CRASHED", Verdict.MISSING: "MISSING",
+          Verdict.INVALID: "INVALID RESULT",
           Verdict.GRADER: "GRADER ERROR"}
 
 
@@ -93,7 +95,7 @@ def describe(exc: BaseException, submission: str | None = None) -> Problem:
     ours = [f for f in frames if _in(f, HARNESS_DIR)]
     own = [f for f in frames if folder and _in(f, folder) and f not in ours]
     outside = [f for f in frames if f not in ours]
-    message = f"{type(exc).__name__}: {exc}"
+    message = f"{type(exc).__name__}: {_safe_str(exc)}"
     last_known = [f for f in frames if f in ours or f in own][-1:]
     if submission and last_known and last_known[0] in ours:      # raised in the harness's own code
         return grader_error(message, traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -108,6 +110,14 @@ def grader_error(message: str, trace=()) -> Problem:
     """A failure of the harness itself: not the code's fault; the traceback is kept for staff."""
     return Problem(Verdict.GRADER, f"the grader itself failed ({message}); this is not a problem in your code: "
                                    "course staff have the details", detail="".join(trace))
+
+
+def _safe_str(exc: BaseException) -> str:
+    """str(exc), even for an exception class whose __str__ itself raises."""
+    try:
+        return str(exc)
+    except Exception as inner:   # noqa: BLE001 - the code's own __str__
+        return f"<str() of the exception raised {type(inner).__name__}>"
 
 
 def _in(frame, folder: str) -> bool:

@@ -94,6 +94,8 @@ def numeric(value, what: str) -> np.ndarray:
         raise AdapterError(f"{what} returned a {type(value).__name__} that is not an array of numbers ({exc})") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise AdapterError(f"{what} returned a {type(value).__name__} of {arr.dtype}, not numbers")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise AdapterError(f"{what} returned complex numbers ({arr.dtype}); a net's values are real")
     return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
 
 
@@ -166,6 +168,8 @@ class Session:
                              (isinstance(v, type) or callable(v)) and getattr(v, "__module__", None) == module.__name__)
             raise AdapterError(f"{a.module} defines no {a.factory!r}"
                                + (f" (it defines: {', '.join(defined)}; is this the right assignment?)" if defined else ""))
+        if not callable(factory):
+            raise AdapterError(f"{a.factory!r} in {a.module} is a {type(factory).__name__}, not a class or function")
         kwargs = {kw: _init_value(key, self.spec) for kw, key in a.init}
         if a.optional_init:
             accepted = _keywords(factory)

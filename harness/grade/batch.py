@@ -61,6 +61,8 @@ def _grade(submission, assignment, timeout_s, memory_mb, output_limit, stop) -> 
                            cwd=str(work / "cwd"), env=_child_env(), limit=output_limit, stop=stop,
                            stdin=job.to_json().encode())
         seen = read_events(work)
+        if seen.fatal is not None and seen.fatal.kind is Verdict.INVALID:   # tampered with: nothing counts
+            seen.results, seen.partials = {}, {}
         fatal = seen.fatal
         if fatal is None and seen.phase != "done":
             fatal = ended_early(done, seen.phase, timeout_s, memory_mb)
@@ -97,7 +99,12 @@ def read_events(work: Path) -> Seen:
             event = ev.parse_event(line)
         except ev.ProtocolError:              # a line cut short by a kill, or not an event at all
             continue
-        _apply(seen, event, work)
+        try:
+            _apply(seen, event, work)
+        except Exception as exc:              # noqa: BLE001 - what the child sent back is hostile input
+            seen.fatal = seen.fatal or Problem(
+                Verdict.INVALID, f"the results sent back by the grading process are malformed ({type(exc).__name__}); "
+                                 "they may have been written by the submission itself")
     return seen
 
 
