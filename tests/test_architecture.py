@@ -231,3 +231,13 @@ def test_every_module_but_the_framework_backends_imports_no_framework():
             "sys.exit(1 if bad else 0)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, f"frameworks imported: {proc.stdout}{proc.stderr}"
+
+
+def test_the_code_passes_the_projects_ruff_configuration():
+    """pyproject.toml's [tool.ruff] (pyflakes, pycodestyle, import order, bugbear, pyupgrade)."""
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff not installed in this environment (it is in the `test` extra)")
+    root = Path(harness.__file__).resolve().parent.parent
+    proc = subprocess.run([str(ruff), "check", "--no-cache", "."], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -94,3 +94,16 @@ def test_mismatch_exits_1_and_prints_every_mismatch(monkeypatch, capsys):
     assert main(["check", "--spec", "xor", "--backends", "numpy", "--dtype", "float64"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and all(f"| {p} (" in out for p in ("W1", "b1", "W2", "b2"))
+
+
+def test_a_report_from_check_code_renders_with_its_header():
+    """check_code() builds its Report without the CLI: rendering it must not need CLI-only settings."""
+    from pathlib import Path
+
+    import reference_impls
+    from harness.assertion import check_code
+    from harness.check.report import render, to_json
+    report = check_code(str(Path(reference_impls.__file__).parent / "xor.py"), style="xor", against=("numpy",))
+    text = render(report)
+    assert text.startswith("backprop-harness ") and "seed 0" in text and "yours" in text
+    assert json.loads(json.dumps(to_json(report), default=str))["settings"]["backends"] == ["numpy", "yours"]

@@ -26,6 +26,9 @@ def environment(backend_names, load: bool = False) -> dict:
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"),
            "rtol": {**RTOL, "fd": FD_RTOL}, "backends": {}}
     for name in backend_names:
+        if name not in backend_registry.BACKENDS:         # assert_backprop's "yours"
+            env["backends"][name] = "the code under test"
+            continue
         reason = backend_registry.missing_reason(name)
         if reason or not (load or backend_registry.loaded(name)):
             env["backends"][name] = f"not available ({reason})" if reason else "not loaded"
