@@ -179,7 +179,7 @@ def test_scanner_sees_the_real_imports():
                  ("harness.check.matrix", "harness.backends", None),                  # from .. import backends
                  ("harness.check.report", "harness", "__version__"),
                  ("harness.grade.batch", "harness.grade.events", None),               # from . import events as ev
-                 ("harness.grade.child", "harness.drive.runner", "run_adapter"),
+                 ("harness.grade.child", "harness.drive.runner", "observe"),
                  ("harness.backends.isolated", "harness.core.childenv", "harness_env"),   # inside _start()
                  ("harness.cli", "harness.grade.batch", "grade_many")]:               # inside cmd_grade()
         assert edge in pairs, f"the scan missed {edge}"

@@ -106,16 +106,15 @@ def test_job_round_trips(a):
 
 
 # --- events --------------------------------------------------------------------------------
-META = {"backend": "submission", "notes": ["a note"], "mutated": [], "steps_per_call": 1, "nested": {"a": [1, 2.5]}}
 EVENTS = [
     ev.Phase("importing the module"),
     ev.Phase("running 'case 1' — ünïcode"),
     ev.Imported(0.25),
     ev.Imported(3),
-    ev.RunDone("XOR truth table size", META),
+    ev.RunDone("XOR truth table size"),
     ev.RunDone("probe 1"),
     ev.RunFailed("wider, non-square", Problem(Verdict.SHAPE, "W2 changed shape", "/s/sub.py:12", "x = y.T", "")),
-    ev.Partial("wider, non-square", META),
+    ev.Partial("wider, non-square"),
     ev.Done(),
 ] + [ev.Fatal(Problem(v, f"{v.word} happened", "f.py:1", "line", "trace" if v is Verdict.GRADER else ""))
      for v in Verdict]
@@ -368,8 +367,8 @@ def test_student_mistakes_that_surface_in_harness_code_are_not_grader_errors(nam
 # --- hostile events from the code under test ---------------------------------------------------
 HOSTILE = {
     "deeply nested JSON": '"[" * 100000',
-    "RunDone without its arrays": repr(json.dumps({"event": "RunDone", "id": "XOR truth table size", "meta": {}})),
-    "RunDone for an unknown run": repr(json.dumps({"event": "RunDone", "id": "nope", "meta": {}})),
+    "RunDone without its arrays": repr(json.dumps({"event": "RunDone", "id": "XOR truth table size"})),
+    "RunDone for an unknown run": repr(json.dumps({"event": "RunDone", "id": "nope"})),
 }
 
 

@@ -13,6 +13,7 @@ from harness import backends
 from harness.check.matrix import check_spec
 from harness.core.spec import SPECS, get_spec
 from harness.drive.assignment import Case, load
+from harness.grade.batch import judge
 from harness.grade.child import Outcome, drive
 from harness.grade.evaluate import evaluate, plan
 from harness.grade.report import render
@@ -51,7 +52,8 @@ def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batc
     spec = assignment.spec.replace(sizes=(n_in, n_hidden, out), batch=batch, seed=seed, dtype=dtype, lr=lr)
     assignment = dataclasses.replace(assignment, cases=(Case("generated", spec),))
     submission = str(REF_DIR / f"{name}.py")
-    results = {e.id: e.result for e in drive(assignment.adapter_for(submission), submission, plan(assignment))
+    adapter, runs = assignment.adapter_for(submission), plan(assignment)
+    results = {e.id: judge(adapter, runs[e.id], e.result) for e in drive(adapter, submission, runs)
                if isinstance(e, Outcome) and not e.partial}
     g = evaluate(assignment, submission, results)
     assert g.status == "passed", f"{spec.label()} lr {lr}\n{render(g)}"

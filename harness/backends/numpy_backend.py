@@ -35,8 +35,9 @@ class NumpyBackend(Backend):
         for convention in CONVENTIONS:
             opt, p, g = Optimizer(spec.optimizer, convention, spec.lr), params, first.grads
             for t in range(spec.steps):
-                if t:
-                    g = run_adapter(adapter, spec, p, X, T, backend="numpy").grads
+                if t:      # the net keeps its weights in the spec's dtype: hand them over in it
+                    as_stored = {k: np.asarray(v, spec.dtype) for k, v in p.items()}
+                    g = run_adapter(adapter, spec, as_stored, X, T, backend="numpy").grads
                 p = opt.step(p, g)
             stepped_by[convention] = p
         return dataclasses.replace(first, stepped=stepped_by["torch"], stepped_by=stepped_by,

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import net
 from ..core.params import LayoutError, store, to_canonical
 from ..core.run import Run
 from ..core.spec import Spec
@@ -126,23 +125,10 @@ def _same_shapes(before: dict, after: dict) -> dict:
     return after
 
 
-@dataclass
-class Inputs:
-    """The values a Call may name as arguments (besides model, output and x), and the originals
-    they were copied from, to tell whether the code modified them in place."""
-    env: dict
-    X: np.ndarray
-    T: np.ndarray
-
-    @staticmethod
-    def of(X, T, lr) -> Inputs:
-        env = {"X": X.copy(), "T": T.copy(), "lr": lr, "epochs": 1, "labels": T.argmax(axis=1),
-               "rows": np.hstack([X, T])}
-        return Inputs(env, X, T)
-
-    def mutated(self) -> set[str]:
-        out = {name for name, orig in (("X", self.X), ("T", self.T)) if not _same(self.env[name], orig)}
-        return out | ({"rows"} if not _same(self.env["rows"], np.hstack([self.X, self.T])) else set())
+def call_env(X, T, lr) -> dict:
+    """The values a Call may name as arguments (besides model, output and x): copies, so that
+    what the code does to them can be told apart from the originals."""
+    return {"X": X.copy(), "T": T.copy(), "lr": lr, "epochs": 1, "labels": T.argmax(axis=1), "rows": np.hstack([X, T])}
 
 
 # --- the steps -------------------------------------------------------------------------------
@@ -152,7 +138,7 @@ class Session:
     def __init__(self, adapter: Adapter, spec: Spec, module=None):
         self.adapter, self.spec = adapter, spec
         self.module = module if module is not None else load_module(adapter.module)
-        self.inputs: list[Inputs] = []          # every batch handed to the code, for mutated_inputs()
+        self.handed: list[dict] = []            # every call env handed to the code, in order
 
     def new_model(self, params):
         """Construct the model and write the canonical weights into it."""
@@ -196,9 +182,9 @@ class Session:
             raise AdapterError(str(exc)) from None
 
     def batch(self, X, T) -> dict:
-        inputs = Inputs.of(X, T, self.spec.lr)
-        self.inputs.append(inputs)
-        return inputs.env
+        env = call_env(X, T, self.spec.lr)
+        self.handed.append(env)
+        return env
 
     def call(self, model, call: Call, env: dict):
         owner, _, attr = call.target.rpartition(".")
@@ -219,14 +205,9 @@ class Session:
         return np.asarray(results).reshape(len(results), -1)
 
     def forward(self, model, env: dict):
-        """-> (output, loss or None) from the forward call; the output is checked for its shape."""
+        """-> (output, loss or None) from the forward call."""
         f = self.adapter.forward
-        output, loss = _unpack(self.call(model, f, env), f.returns, f.target)
-        expected = (len(env["X"]), self.spec.sizes[-1])
-        if output.shape != expected:
-            raise ShapeError(f"{f.target} returned an output of shape {output.shape}, expected {expected} "
-                             "(one row per sample, one column per output)")
-        return output, loss
+        return _unpack(self.call(model, f, env), f.returns, f.target)
 
     def loss(self, model, env: dict, output, loss):
         """The loss: the loss call's, the forward call's, or None when the code reports none."""
@@ -260,35 +241,135 @@ class Session:
     def update_needs_output(self) -> bool:
         return any("output" in call.args for call in self.adapter.update)
 
-    def gradients_from_updates(self, params, loaded: dict, X, T) -> tuple[dict, int]:
-        """Gradients recovered as (before - after) / lr from the update: once on the batch, or
-        for code that steps once per sample, each row's from fresh weights, summed. Returns the
-        gradients and how many updates each one sums."""
-        rows = [(X[i:i + 1], T[i:i + 1]) for i in range(len(X))] if self.adapter.update_per_sample else [(X, T)]
-        total = {k: np.zeros_like(v) for k, v in loaded.items()}
-        for Xr, Tr in rows:
-            model = self.new_model(params)
-            env = self.batch(Xr, Tr)
-            if self.update_needs_output():
-                env["output"] = self.forward(model, env)[0]
-            after = _same_shapes(loaded, self.update(model, env))
-            for k in total:
-                total[k] += (loaded[k] - after[k]) / self.spec.lr
-        return total, len(rows)
-
-    def step(self, params, loaded: dict, X, T) -> dict:
-        """The parameters after one update on the whole batch, from fresh weights."""
+    def update_fresh(self, params, X, T) -> dict:
+        """The parameters after one update on (X, T) from freshly written weights."""
         model = self.new_model(params)
         env = self.batch(X, T)
-        env["output"] = self.forward(model, env)[0]
-        return _same_shapes(loaded, self.update(model, env))
+        if self.update_needs_output():
+            env["output"] = self.forward(model, env)[0]
+        return self.update(model, env)
 
-    def mutated_inputs(self) -> tuple[str, ...]:
-        return tuple(sorted(set().union(*(i.mutated() for i in self.inputs))))
+
+# --- observe (where the code runs) and derive (where it is judged) -----------------------------
+@dataclass(frozen=True)
+class Observation:
+    """The raw numbers one run of foreign code returned, and nothing else: everything a verdict
+    depends on (flags, recovered gradients, steps, mutated inputs, the loss when the code reports
+    none) is derived from them by derive(), in the grader's own process."""
+    loaded: dict                      # parameters read back right after writing the canonical ones
+    output: np.ndarray
+    loss: np.ndarray | None           # None: the code reports no loss
+    grads: dict | None = None         # from the gradients call, canonical layout
+    stepped: dict | None = None       # after one update of the whole batch
+    per_sample: tuple = ()            # after each single-row update from fresh weights (update_per_sample)
+    inputs: tuple = ()                # (X, T, rows) as the code left them, per batch handed to it, in order
+
+
+def per_sample_updates(adapter: Adapter, n: int) -> bool:
+    return bool(adapter.update) and adapter.update_per_sample and n > 1
+
+
+def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_only: bool = False) -> Observation:
+    """Drive the code once: write `params`, read them back, forward, loss, then its gradients
+    call and/or its update (per sample, or on the batch). Raw results only."""
+    s = Session(adapter, spec, module)
+    model = s.new_model(params)
+    loaded = s.read(model)
+    env = s.batch(X, T)
+    output, loss = s.forward(model, env)
+    loss = s.loss(model, env, output, loss)
+    grads = stepped = None
+    per_sample = ()
+    if not forward_only:
+        if adapter.gradients is None and not adapter.update:
+            raise AdapterError("the adapter names neither a gradients call nor an update")
+        if adapter.gradients is not None:
+            grads = s.gradients_from_call(model, env)
+        if per_sample_updates(adapter, len(X)):
+            per_sample = tuple(s.update_fresh(params, X[i:i + 1], T[i:i + 1]) for i in range(len(X)))
+        elif adapter.update and grads is None:       # the model just run takes the step
+            stepped = s.update(model, dict(env, output=output))
+        elif adapter.update:                         # gradients came from a call: step a fresh model
+            stepped = s.update_fresh(params, X, T)
+    inputs = tuple((e["X"], e["T"], e["rows"]) for e in s.handed)
+    return Observation(loaded, output, loss, grads, stepped, per_sample, inputs)
+
+
+def handed_batches(adapter: Adapter, X, T, obs: Observation) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The batches observe() handed to the code, in order (to tell what it modified)."""
+    batches = [(X, T)]
+    if obs.per_sample:
+        batches += [(X[i:i + 1], T[i:i + 1]) for i in range(len(X))]
+    elif obs.stepped is not None and adapter.gradients is not None:
+        batches.append((X, T))
+    return batches
+
+
+def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend: str = "numpy") -> Run:
+    """The Run, decided here from the raw observation: the weights read back must be the ones
+    written (exactly), shapes must be the spec's, gradients recovered from updates as
+    (before - after) / lr, the step computed from gradients when the code does not update, the
+    loss computed from the output when the code reports none, and the inputs it modified."""
+    for name, value in params.items():
+        got = obs.loaded.get(name)
+        if got is None or got.shape != value.shape or not np.array_equal(np.asarray(got, np.float64),
+                                                                         np.asarray(value, np.float64)):
+            raise AdapterError(f"the weights read back differ from those written ({name}): the code keeps them "
+                               "elsewhere or in another layout than the assignment says")
+    loaded = {k: np.asarray(v) for k, v in obs.loaded.items()}
+    expected = (len(X), spec.sizes[-1])
+    if obs.output.shape != expected:
+        raise ShapeError(f"{adapter.forward.target} returned an output of shape {obs.output.shape}, expected "
+                         f"{expected} (one row per sample, one column per output)")
+    notes: list[str] = []
+    loss = obs.loss
+    if loss is None:
+        loss = harness_loss(spec, obs.output, T)
+        notes.append("loss computed by the harness from the output (the code reports none)")
+    if obs.grads is None and obs.stepped is None and not obs.per_sample:     # forward only
+        return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads={}, stepped={},
+                   notes=tuple(notes))
+    grads, stepped, updates_summed = obs.grads, obs.stepped, 1
+    if obs.per_sample:
+        if len(obs.per_sample) != len(X):
+            raise AdapterError(f"{len(obs.per_sample)} per-sample updates for {len(X)} rows")
+        recovered = {k: np.zeros_like(v) for k, v in loaded.items()}
+        for after in obs.per_sample:
+            for k in recovered:
+                recovered[k] += (loaded[k] - _same_shapes(loaded, after)[k]) / spec.lr
+        notes.append("the update steps per sample: each row's gradient taken from fresh weights and summed")
+        if grads is None:
+            grads, updates_summed = recovered, len(X)
+    elif stepped is not None:
+        stepped = _same_shapes(loaded, stepped)
+        if grads is None:
+            grads = {k: (loaded[k] - stepped[k]) / spec.lr for k in loaded}
+    from_update = adapter.gradients is None
+    if from_update:
+        notes.append("gradients recovered from the in-place update as (before - after) / lr")
+    if stepped is None:
+        stepped = step_from_gradients(loaded, grads, spec.lr)
+        notes.append("step computed by the harness from the reported gradients")
+    mutated = _mutated(handed_batches(adapter, X, T, obs), obs.inputs)
+    if mutated:
+        notes.append(f"the code modified its input array(s) {', '.join(mutated)} in place")
+    return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads=grads, stepped=stepped,
+               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed, mutated=mutated)
+
+
+def _mutated(handed, after) -> tuple[str, ...]:
+    if len(handed) != len(after):
+        raise AdapterError(f"{len(after)} input batches reported for {len(handed)} handed to the code")
+    out = set()
+    for (X, T), (Xa, Ta, rows) in zip(handed, after, strict=True):
+        out |= {name for name, orig, now in (("X", X, Xa), ("T", T, Ta)) if not _same(now, orig)}
+        out |= {"rows"} if not _same(rows, np.hstack([X, T])) else set()
+    return tuple(sorted(out))
 
 
 def harness_loss(spec: Spec, output, T) -> np.ndarray:
     """The spec's loss of the code's output, for code that reports none (in the output's dtype)."""
+    from ..core import net  # imported here: the grading child never needs the spec's math
     return np.asarray(net.loss(spec, output.astype(np.float64), T.astype(np.float64)), output.dtype)
 
 
@@ -303,48 +384,9 @@ def step_from_gradients(loaded: dict, grads: dict, lr: float) -> dict:
 
 def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "numpy", module=None,
                 forward_only: bool = False) -> Run:
-    """Drive the code once: load `params`, forward, loss, gradients and/or one update.
-    `module` reuses an already imported module (else adapter.module is imported).
-    forward_only stops after the loss (grads and stepped are left empty)."""
-    s = Session(adapter, spec, module)
-    notes: list[str] = []
-    model = s.new_model(params)
-    loaded = s.read(model)
-    env = s.batch(X, T)
-    output, loss = s.forward(model, env)
-    loss = s.loss(model, env, output, loss)
-    if loss is None:
-        loss = harness_loss(spec, output, T)
-        notes.append("loss computed by the harness from the output (the code reports none)")
-    if forward_only:
-        return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads={}, stepped={}, notes=tuple(notes))
-    if adapter.gradients is None and not adapter.update:
-        raise AdapterError("the adapter names neither a gradients call nor an update")
-
-    grads, stepped, updates_summed = None, None, 1
-    if adapter.gradients is not None:
-        grads = s.gradients_from_call(model, env)
-    if adapter.update and adapter.update_per_sample and len(X) > 1:
-        recovered, n = s.gradients_from_updates(params, loaded, X, T)
-        notes.append("the update steps per sample: each row's gradient taken from fresh weights and summed")
-        if grads is None:
-            grads, updates_summed = recovered, n
-    elif adapter.update and grads is None:          # the model just run takes the step
-        stepped = _same_shapes(loaded, s.update(model, dict(env, output=output)))
-        grads = {k: (loaded[k] - stepped[k]) / spec.lr for k in loaded}
-    elif adapter.update:                            # gradients came from a call: step a fresh model
-        stepped = s.step(params, loaded, X, T)
-    from_update = adapter.gradients is None
-    if from_update:
-        notes.append("gradients recovered from the in-place update as (before - after) / lr")
-    if stepped is None:
-        stepped = step_from_gradients(loaded, grads, spec.lr)
-        notes.append("step computed by the harness from the reported gradients")
-    mutated = s.mutated_inputs()
-    if mutated:
-        notes.append(f"the code modified its input array(s) {', '.join(mutated)} in place")
-    return Run(backend=backend, loaded=loaded, output=output, loss=loss, grads=grads, stepped=stepped,
-               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed, mutated=mutated)
+    """Drive the code once and judge it in this process (check, assert_backprop): observe, derive.
+    `module` reuses an already imported module; forward_only stops after the loss."""
+    return derive(adapter, spec, params, X, T, observe(adapter, spec, params, X, T, module, forward_only), backend)
 
 
 class Driver:
@@ -357,7 +399,7 @@ class Driver:
         self.model = self.session.new_model(params)
 
     def _env(self, X, T) -> dict:
-        return Inputs.of(X, T, self.spec.lr).env       # training does not track mutated inputs
+        return call_env(X, T, self.spec.lr)
 
     def output(self, X) -> np.ndarray:
         return self.session.forward(self.model, self._env(X, np.zeros((len(X), self.spec.sizes[-1]), X.dtype)))[0]

@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.childenv import harness_env
-from ..core.run import load_run
+from ..core.params import init_params, make_batch
+from ..core.run import Run
+from ..drive.adapter import AdapterError
 from ..drive.assignment import Assignment
-from ..drive.problems import Problem, Verdict
+from ..drive.problems import Problem, Verdict, describe
+from ..drive.runner import derive
 from . import events as ev
 from . import sandbox
 from .evaluate import Graded, evaluate, grader_failed, plan
@@ -60,7 +63,7 @@ def _grade(submission, assignment, timeout_s, memory_mb, output_limit, stop) -> 
         done = sandbox.run([sys.executable, "-m", "harness.grade.child", str(work)], timeout_s=timeout_s,
                            cwd=str(work / "cwd"), env=_child_env(), limit=output_limit, stop=stop,
                            stdin=job.to_json().encode())
-        seen = read_events(work)
+        seen = read_events(work, job)
         if seen.fatal is not None and seen.fatal.kind is Verdict.INVALID:   # tampered with: nothing counts
             seen.results, seen.partials = {}, {}
         fatal = seen.fatal
@@ -91,24 +94,35 @@ class Seen:
     phase: str = STARTING
 
 
-def read_events(work: Path) -> Seen:
+MAX_EVENTS_BYTES = 4_000_000
+
+
+def read_events(work: Path, job: ev.Job) -> Seen:
+    """What the child reported, each observation judged here (derive); anything malformed makes
+    the whole submission an INVALID RESULT."""
     seen = Seen()
     path = work / "events.jsonl"
+    if path.exists() and path.stat().st_size > MAX_EVENTS_BYTES:
+        seen.fatal = _invalid(f"{path.stat().st_size:,} bytes of events")
+        return seen
     for line in (path.read_text(errors="replace").splitlines() if path.exists() else []):
         try:
             event = ev.parse_event(line)
         except ev.ProtocolError:              # a line cut short by a kill, or not an event at all
             continue
         try:
-            _apply(seen, event, work)
-        except Exception as exc:              # noqa: BLE001 - what the child sent back is hostile input
-            seen.fatal = seen.fatal or Problem(
-                Verdict.INVALID, f"the results sent back by the grading process are malformed ({type(exc).__name__}); "
-                                 "they may have been written by the submission itself")
+            _apply(seen, event, work, job)
+        except ev.ProtocolError as exc:
+            seen.fatal = seen.fatal or _invalid(str(exc))
     return seen
 
 
-def _apply(seen: Seen, event, work: Path) -> None:
+def _invalid(what: str) -> Problem:
+    return Problem(Verdict.INVALID, f"the results sent back by the grading process are malformed ({what}); "
+                                    "they may have been written by the submission itself, so none of them counts")
+
+
+def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
     if isinstance(event, ev.Phase):
         seen.phase = event.text
     elif isinstance(event, ev.Imported) and event.seconds > SLOW_IMPORT_S:
@@ -116,14 +130,33 @@ def _apply(seen: Seen, event, work: Path) -> None:
                           "(training at import time?); put it under `if __name__ == \"__main__\":`")
     elif isinstance(event, ev.Fatal):
         seen.fatal = event.problem
+    elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed)) and event.id not in job.runs:
+        raise ev.ProtocolError(f"a result for {event.id[:100]!r}, which is not a run of this job")
     elif isinstance(event, ev.Partial):
-        seen.partials[event.id] = load_run(work / f"{event.id}.partial.npz", event.meta)
+        partial = _judged(work / f"{event.id}.partial.npz", job, event.id, forward_only=True)
+        if isinstance(partial, Run):
+            seen.partials[event.id] = partial
     elif isinstance(event, ev.RunDone):
-        seen.results[event.id] = load_run(work / f"{event.id}.npz", event.meta)
+        seen.results[event.id] = _judged(work / f"{event.id}.npz", job, event.id)
     elif isinstance(event, ev.RunFailed):
         seen.results[event.id] = event.problem
     elif isinstance(event, ev.Done):
         seen.phase = "done"
+
+
+def _judged(path: Path, job: ev.Job, run_id: str, forward_only: bool = False):
+    spec = job.runs[run_id]
+    return judge(job.adapter, spec, ev.load_observation(path, job.adapter, spec, forward_only))
+
+
+def judge(adapter, spec, obs) -> Run | Problem:
+    """The Run the grader derives from a child's raw observation, or the Problem it shows."""
+    params = init_params(spec)
+    X, T = make_batch(spec)
+    try:
+        return derive(adapter, spec, params, X, T, obs, backend="submission")
+    except AdapterError as exc:
+        return describe(exc)
 
 
 def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb: int) -> Problem:

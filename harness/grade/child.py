@@ -19,26 +19,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.params import init_params, make_batch
-from ..core.run import Run, save_run
 from ..core.spec import Spec
 from ..drive.adapter import Adapter
 from ..drive.problems import Problem, Verdict, describe, grader_error
-from ..drive.runner import load_module, run_adapter
+from ..drive.runner import Observation, load_module, observe
 from . import events as ev
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A run's result in the child, before its arrays are saved: a Run or a Problem; `partial`:
-    the forward-only Run after a Problem, when the forward pass and loss alone still run."""
+    """A run's result in the child, before its arrays are saved: the raw Observation or a
+    Problem; `partial`: the forward-only Observation after a Problem, when the forward pass and
+    loss alone still run."""
     id: str
-    result: Run | Problem
+    result: Observation | Problem
     partial: bool = False
 
 
 def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
     """Import the submission, then run every spec in `runs`. Yields events (Phase, Imported,
-    Fatal) and an Outcome per run (and per partial run)."""
+    Fatal) and an Outcome per run (and per partial run): raw numbers only, judged by the parent."""
     folder = str(Path(submission).resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)          # the submission may import its own helper modules
@@ -58,13 +58,12 @@ def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
         params = init_params(spec)
         X, T = make_batch(spec)
         try:
-            yield Outcome(run_id, run_adapter(adapter, spec, params, X, T, backend="submission", module=module))
+            yield Outcome(run_id, observe(adapter, spec, params, X, T, module))
             continue
         except BaseException as exc:         # noqa: BLE001
             yield Outcome(run_id, describe(exc, submission))
         try:                                 # what still works earns its points
-            yield Outcome(run_id, run_adapter(adapter, spec, params, X, T, "submission", module, forward_only=True),
-                          partial=True)
+            yield Outcome(run_id, observe(adapter, spec, params, X, T, module, forward_only=True), partial=True)
         except BaseException:                # noqa: BLE001 - the problem is already reported
             pass
 
@@ -96,13 +95,13 @@ class _Events:
             self.emit(ev.RunFailed(o.id, o.result))
             return
         try:
-            meta = save_run(o.result, self.out / f"{o.id}{'.partial' if o.partial else ''}.npz")
+            ev.save_observation(o.result, self.out / f"{o.id}{'.partial' if o.partial else ''}.npz")
         except MemoryError:
             if not o.partial:
                 self.emit(ev.RunFailed(o.id, Problem(Verdict.MEMORY, "MemoryError while saving the results "
                                                                      "(memory limit)")))
             return
-        self.emit(ev.Partial(o.id, meta) if o.partial else ev.RunDone(o.id, meta))
+        self.emit(ev.Partial(o.id) if o.partial else ev.RunDone(o.id))
 
 
 def child_main(argv) -> int:

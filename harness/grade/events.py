@@ -2,18 +2,28 @@
 
 Parent -> child: one `Job` (the adapter itself, the submission, the memory cap, every run's
 spec) written to the child's standard input; the child re-reads no file. Child -> parent: one
-JSON line per event, each a dataclass here with to_json/from_json; run arrays go to .npz files
-named by the run id. `parse_event` accepts only what it knows and raises ProtocolError for
-anything else, so nothing the child writes can crash the parent.
+JSON line per event, each a dataclass here with to_json/from_json, and per run the raw numbers
+the code returned (a harness.drive.runner.Observation) as an .npz named by the run id.
+
+Everything from the child is hostile input (the child is the student's process): an event line
+is parsed only up to a size and raises ProtocolError for anything unknown; an observation is
+read member by member, each bounded before it is read, with exactly the names, float dtypes
+and count the adapter implies, else ProtocolError. No flag from the child decides anything.
 """
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import dataclass, field
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from ..core.spec import Spec
 from ..drive.adapter import Adapter
 from ..drive.problems import Problem
+from ..drive.runner import Observation, per_sample_updates
 
 
 class ProtocolError(ValueError):
@@ -50,8 +60,7 @@ class Imported:
 
 @dataclass(frozen=True)
 class RunDone:
-    id: str
-    meta: dict = field(default_factory=dict)     # harness.core.run.save_run's metadata; arrays in <id>.npz
+    id: str                        # the observation is in <id>.npz
 
 
 @dataclass(frozen=True)
@@ -62,9 +71,8 @@ class RunFailed:
 
 @dataclass(frozen=True)
 class Partial:
-    """After a RunFailed: the forward pass and loss alone still ran (arrays in <id>.partial.npz)."""
+    """After a RunFailed: the forward pass and loss alone still ran (observation in <id>.partial.npz)."""
     id: str
-    meta: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,8 +115,94 @@ def parse_event(line: str) -> Event:
 
 
 def _validate(event: Event) -> None:
-    for name, expected in (("id", str), ("text", str), ("meta", dict)):
+    for name, expected in (("id", str), ("text", str)):
         if hasattr(event, name) and not isinstance(getattr(event, name), expected):
             raise ProtocolError(f"{type(event).__name__}.{name} is not a {expected.__name__}")
     if isinstance(event, Imported) and not isinstance(event.seconds, (int, float)):
         raise ProtocolError("Imported.seconds is not a number")
+
+
+# --- observations: arrays across the boundary ------------------------------------------------
+def save_observation(obs: Observation, path: Path) -> None:
+    arrays = {"output": obs.output, **({"loss": obs.loss} if obs.loss is not None else {})}
+    for group in ("loaded", "grads", "stepped"):
+        arrays.update({f"{group}.{k}": v for k, v in (getattr(obs, group) or {}).items()})
+    for i, params in enumerate(obs.per_sample):
+        arrays.update({f"per_sample.{i}.{k}": v for k, v in params.items()})
+    for i, (X, T, rows) in enumerate(obs.inputs):
+        arrays.update({f"inputs.{i}.X": X, f"inputs.{i}.T": T, f"inputs.{i}.rows": rows})
+    np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def expected_arrays(adapter: Adapter, spec: Spec, forward_only: bool) -> dict[str, int]:
+    """Every array name an observation of this run has, with the most bytes it may take (a
+    parameter-shaped array may grow by a factor of the largest layer: an outer product where a
+    matrix product belongs is a student's bug to report, not a reason to refuse the result)."""
+    n, k, grow = spec.batch, spec.sizes[-1], max(spec.sizes)
+    shapes = {f"W{i}": (a, b) for i, (a, b) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True), 1)}
+    shapes.update({f"b{i}": (b,) for i, b in enumerate(spec.sizes[1:], 1)})
+    params = {p: int(np.prod(shape)) for p, shape in shapes.items()}
+    out = {"output": n * k * grow, **{f"loaded.{p}": size for p, size in params.items()}}
+    if adapter.loss is not None or "loss" in adapter.forward.returns:
+        out["loss"] = n * k * grow
+    batches = 1
+    if not forward_only:
+        if adapter.gradients is not None:
+            out.update({f"grads.{p}": size * max(n, grow) for p, size in params.items()})
+        if per_sample_updates(adapter, n):
+            out.update({f"per_sample.{i}.{p}": size * grow for i in range(n) for p, size in params.items()})
+            batches += n
+        elif adapter.update:
+            out.update({f"stepped.{p}": size * grow for p, size in params.items()})
+            batches += 1 if adapter.gradients is not None else 0
+    for i in range(batches):
+        rows = n if i == 0 or batches == 2 else 1
+        out.update({f"inputs.{i}.X": rows * spec.sizes[0], f"inputs.{i}.T": rows * k,
+                    f"inputs.{i}.rows": rows * (spec.sizes[0] + k)})
+    return {name: 8 * entries + 256 for name, entries in out.items()}     # float64 + the .npy header
+
+
+def load_observation(path: Path, adapter: Adapter, spec: Spec, forward_only: bool = False) -> Observation:
+    """The observation in `path`, validated: exactly the expected names, each member's size
+    bounded before it is read, float arrays only. Raises ProtocolError otherwise."""
+    limits = expected_arrays(adapter, spec, forward_only)
+    if not path.is_file() or path.stat().st_size > sum(limits.values()) + 512 * len(limits):
+        raise ProtocolError(f"{path.name}: missing, or larger than the run's results can be")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = [i.filename.removesuffix(".npy") for i in infos]
+            if sorted(names) != sorted(limits):
+                raise ProtocolError(f"{path.name}: not the arrays this run produces")
+            for info, name in zip(infos, names, strict=True):
+                if info.file_size > limits[name]:
+                    raise ProtocolError(f"{path.name}: {name} is larger than it can be")
+                with zf.open(info) as fh:
+                    data = fh.read(limits[name] + 1)
+                if len(data) > limits[name]:
+                    raise ProtocolError(f"{path.name}: {name} is larger than it can be")
+                arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+                if arr.dtype.kind != "f" or arr.dtype.itemsize > 8:
+                    raise ProtocolError(f"{path.name}: {name} has dtype {arr.dtype}, not a float")
+                arrays[name] = arr
+    except ProtocolError:
+        raise
+    except Exception as exc:   # noqa: BLE001 - a corrupt or hostile file
+        raise ProtocolError(f"{path.name}: unreadable ({type(exc).__name__})") from None
+    return _observation(arrays, spec)
+
+
+def _observation(arrays: dict, spec: Spec) -> Observation:
+    def group(prefix: str) -> dict | None:
+        found = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
+        return {p: found[p] for p in spec.param_names} if found else None
+    per_sample = []
+    while f"per_sample.{len(per_sample)}.W1" in arrays:
+        per_sample.append({p: arrays[f"per_sample.{len(per_sample)}.{p}"] for p in spec.param_names})
+    inputs = []
+    while f"inputs.{len(inputs)}.X" in arrays:
+        i = len(inputs)
+        inputs.append((arrays[f"inputs.{i}.X"], arrays[f"inputs.{i}.T"], arrays[f"inputs.{i}.rows"]))
+    return Observation(group("loaded"), arrays["output"], arrays.get("loss"), group("grads"), group("stepped"),
+                       tuple(per_sample), tuple(inputs))
