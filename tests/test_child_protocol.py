@@ -32,7 +32,7 @@ from harness.drive import assignment as assignments
 from harness.drive.adapter import Adapter, Call, Param
 from harness.drive.problems import Problem, Verdict, describe
 from harness.drive.runner import load_module
-from harness.grade import batch
+from harness.grade import batch, isolation
 from harness.grade import events as ev
 from harness.grade.evaluate import plan
 
@@ -298,20 +298,18 @@ def test_an_exception_raised_directly_in_the_submission_is_the_students(tmp_path
     assert problem.message == "KeyError: 'at import'"
 
 
-def test_the_grading_child_failing_before_the_import_is_a_grader_error(tmp_path, monkeypatch, xor_submission):
-    """`python -m harness.grade.child` cannot even import the harness: a shadow package first on
-    PYTHONPATH raises on import. The student's code never ran."""
-    shadow = tmp_path / "shadow" / "harness"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError('shadowed harness: the grader is broken (test)')\n")
-    env = batch._child_env()
-    monkeypatch.setattr(batch, "_child_env", lambda: {**env, "PYTHONPATH": str(shadow.parent)})
-    g = batch.grade(str(xor_submission), assignments.load("xor"))
+@pytest.mark.parametrize("mode", [m.value for m in isolation.Mode if not isolation.unavailable(m)])
+def test_the_grading_child_failing_before_the_import_is_a_grader_error(mode, monkeypatch, xor_submission):
+    """The child's minimal runner lacks a module it needs (a harness packaging bug): the child
+    dies before it imports the student's code, which never ran."""
+    modules = tuple(m for m in isolation.RUNNER_MODULES if m != "drive/runner.py")
+    monkeypatch.setattr(isolation, "RUNNER_MODULES", modules)
+    g = batch.grade(str(xor_submission), assignments.load("xor"), sandbox_mode=mode)
     assert g.status is Verdict.GRADER, g.problem
     assert g.score == 0 and g.max_score > 0
     assert "not a problem in your code" in g.problem
-    assert "shadowed harness" in g.staff_detail
-    assert "shadowed harness" not in g.problem, "the staff's detail leaked into the student's text"
+    assert "No module named 'harness.drive.runner'" in g.staff_detail
+    assert "harness.drive.runner" not in g.problem, "the staff's detail leaked into the student's text"
 
 
 def test_a_failure_in_the_parent_is_a_grader_error_with_the_traceback_for_staff(monkeypatch, xor_submission):

@@ -1,16 +1,17 @@
 """Submissions that misbehave (tests/misbehaving.py), graded in one parallel batch: each gets its
 own clear verdict, the grader never crashes, and the correct one in the same batch passes."""
 import json
-import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from harness.drive.assignment import load
+from harness.grade import isolation
 from harness.grade.batch import grade, grade_many
 
 from . import misbehaving
@@ -129,23 +130,37 @@ def test_interrupted_batch_keeps_what_it_graded(tmp_path):
     assert doc["complete"] is False and [s["status"] for s in doc["submissions"]] == ["passed"]
 
 
-@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
-def test_children_do_not_outlive_a_timeout(tmp_path):
-    """A submission that starts its own child process: the timeout kills the whole group."""
-    marker = tmp_path / "alive"
-    (tmp_path / "child.py").write_text(f"import pathlib, time\nwhile True:\n    pathlib.Path({str(marker)!r}).touch()\n"
-                                       "    time.sleep(0.2)\n")
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("mode", [m.value for m in isolation.Mode if not isolation.unavailable(m)])
+def test_children_do_not_outlive_a_timeout(tmp_path, mode):
+    """A submission that starts its own child process (here: one that would sleep for ever):
+    the timeout kills every process it started, in every sandbox mode."""
+    marker = f"bph-test-marker-{mode}-{time.time_ns()}"
     code = misbehaving.XOR + (
-        f"\nimport subprocess, sys\nsubprocess.Popen([sys.executable, {str(tmp_path / 'child.py')!r}])\n"
+        f"\nimport subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)', {marker!r}])\n"
         "while True:\n    pass\n")
     (tmp_path / "spawner.py").write_text(code)
-    g = grade(str(tmp_path / "spawner.py"), load("xor"), timeout_s=3)
-    assert g.status == "timeout"
-    assert marker.exists(), "the submission's child never ran: this test proves nothing"
+    seen = []
+    watcher = threading.Thread(target=lambda: [seen.extend(_processes_with(marker)) or time.sleep(0.1)
+                                               for _ in range(25)], daemon=True)
+    watcher.start()
+    g = grade(str(tmp_path / "spawner.py"), load("xor"), timeout_s=3, sandbox_mode=mode)
+    watcher.join()
+    assert g.status == "timeout", g.problem
+    assert seen, "the submission's child never ran: this test proves nothing"
     time.sleep(0.5)
-    marker.unlink()
-    time.sleep(1.0)
-    assert not marker.exists(), "the submission's own child survived the timeout"
+    assert not _processes_with(marker), "the submission's own child survived the timeout"
 
 
 def test_closing_a_batch_early_stops_its_children_at_once(submissions):

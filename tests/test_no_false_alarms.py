@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import reference_impls
 from harness import backends
 from harness.check.matrix import check_spec
+from harness.core.params import init_params, make_batch
 from harness.core.spec import SPECS, get_spec
 from harness.drive.assignment import Case, load
 from harness.grade.batch import judge
@@ -53,7 +54,8 @@ def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batc
     assignment = dataclasses.replace(assignment, cases=(Case("generated", spec),))
     submission = str(REF_DIR / f"{name}.py")
     adapter, runs = assignment.adapter_for(submission), plan(assignment)
-    results = {e.id: judge(adapter, runs[e.id], e.result) for e in drive(adapter, submission, runs)
+    inputs = {run_id: (init_params(s), *make_batch(s)) for run_id, s in runs.items()}
+    results = {e.id: judge(adapter, runs[e.id], e.result) for e in drive(adapter, submission, runs, inputs)
                if isinstance(e, Outcome) and not e.partial}
     g = evaluate(assignment, submission, results)
     assert g.status == "passed", f"{spec.label()} lr {lr}\n{render(g)}"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .spec import Spec
+if TYPE_CHECKING:
+    from .spec import Spec
 
 Params = dict[str, np.ndarray]
 

@@ -2,16 +2,19 @@
 
 A Spec is plain data. Every backend builds its model from a Spec and nothing else, so the
 loss reduction is written here once, explicitly, and never implied by a framework default.
+The loss and activation records are imported only when a Spec is validated or asks for them:
+the grading child uses Specs and must not load the spec's math.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .activations import ACTIVATIONS, Activation
-from .losses import LOSSES, Loss
-from .optim import OPTIMIZERS
+if TYPE_CHECKING:
+    from .activations import Activation
+    from .losses import Loss
 
 DTYPES = ("float64", "float32")
 
@@ -48,10 +51,12 @@ class Spec:
 
     @property
     def loss_record(self) -> Loss:
+        from .losses import LOSSES
         return LOSSES[self.loss]
 
     @property
     def activation_records(self) -> tuple[Activation, ...]:
+        from .activations import ACTIVATIONS
         return tuple(ACTIVATIONS[a] for a in self.activations)
 
     @property
@@ -79,6 +84,9 @@ class Spec:
 
 
 def validate(spec: Spec) -> Spec:
+    from .activations import ACTIVATIONS
+    from .losses import LOSSES
+    from .optim import OPTIMIZERS
     if len(spec.sizes) < 2:
         raise SpecError(f"{spec.name}: sizes need at least an input and an output size, got {spec.sizes}")
     if any(s <= 0 for s in spec.sizes):
@@ -108,9 +116,8 @@ def validate(spec: Spec) -> Spec:
     return spec
 
 
-SPECS: dict[str, Spec] = {
-    s.name: validate(s)
-    for s in (
+def _builtin() -> dict[str, Spec]:
+    return {s.name: validate(s) for s in (
         Spec("relu_mse", (784, 100, 10), ("relu", "linear"), "mse_mean_all", batch=32,
              description="784-100-10, ReLU hidden, linear output, MSE mean over all elements"),
         Spec("sigmoid_mse", (784, 500, 10), ("sigmoid", "sigmoid"), "half_sse_mean_batch", batch=32,
@@ -121,12 +128,20 @@ SPECS: dict[str, Spec] = {
              description="784-50-10, ReLU hidden, softmax + cross-entropy averaged over the batch"),
         Spec("linear_221", (2, 2, 1), ("linear", "linear"), "half_sse_sum_batch", batch=1, lr=0.05,
              description="2-2-1, no activations, squared error of one sample (1/2 (y - t)^2)"),
-    )
-}
+    )}
+
+
+def __getattr__(name: str):
+    """SPECS, the built-in specs, made (and validated) on first use."""
+    if name == "SPECS":
+        globals()["SPECS"] = _builtin()
+        return globals()["SPECS"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_spec(name: str) -> Spec:
+    specs = __getattr__("SPECS") if "SPECS" not in globals() else globals()["SPECS"]
     try:
-        return SPECS[name]
+        return specs[name]
     except KeyError:
-        raise SpecError(f"unknown spec {name!r}; valid specs: {', '.join(SPECS)}") from None
+        raise SpecError(f"unknown spec {name!r}; valid specs: {', '.join(specs)}") from None

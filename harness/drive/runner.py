@@ -16,13 +16,16 @@ import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..core.params import LayoutError, store, to_canonical
 from ..core.run import Run
-from ..core.spec import Spec
 from .adapter import Adapter, AdapterError, Call, ShapeError
+
+if TYPE_CHECKING:
+    from ..core.spec import Spec
 
 _counter = itertools.count()
 

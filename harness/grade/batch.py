@@ -6,10 +6,6 @@ harness itself, here or in the child, is a GRADER ERROR verdict for that submiss
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -17,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.childenv import harness_env
 from ..core.params import init_params, make_batch
 from ..core.run import Run
 from ..drive.adapter import AdapterError
@@ -25,63 +20,86 @@ from ..drive.assignment import Assignment
 from ..drive.problems import Problem, Verdict, describe
 from ..drive.runner import derive
 from . import events as ev
-from . import sandbox
+from . import isolation, sandbox
 from .evaluate import Graded, evaluate, grader_failed, plan
 
 SLOW_IMPORT_S = 1.0
 STARTING = "starting"
 
 
-def _child_env() -> dict:
-    env = harness_env(dict(os.environ))
-    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
-
-
 def grade(submission: str, assignment: Assignment, timeout_s: float | None = None, memory_mb: int | None = None,
-          output_limit: int = 20000, stop: threading.Event | None = None) -> Graded:
-    """Grade one submission file in a fresh child process; setting `stop` ends it early (a batch
-    being interrupted). Never raises for what the submission does; a failure of the harness
-    itself becomes a GRADER ERROR verdict with the traceback for staff."""
+          output_limit: int = 20000, stop: threading.Event | None = None, sandbox_mode: str = "auto",
+          private_folder: bool = True) -> Graded:
+    """Grade one submission file in a fresh, sandboxed child process (harness.grade.isolation;
+    `sandbox_mode` auto picks the strongest this machine allows); setting `stop` ends it early
+    (a batch being interrupted). `private_folder`: the files beside the submission are its own
+    (its helper modules are copied along), not other students'. Never raises for what the
+    submission does; a failure of the harness itself becomes a GRADER ERROR verdict with the
+    traceback for staff."""
     start = time.perf_counter()
     try:
-        return _grade(submission, assignment, timeout_s or assignment.timeout_s, memory_mb or assignment.memory_mb,
-                      output_limit, stop)
+        mode = isolation.choose(sandbox_mode)
+        graded = _grade(Path(submission), assignment, timeout_s or assignment.timeout_s,
+                        memory_mb or assignment.memory_mb, output_limit, stop, mode, private_folder)
+        return dataclasses.replace(graded, submission=submission, sandbox=mode.value)
+    except isolation.SandboxUnavailable:
+        raise
     except Exception:                          # noqa: BLE001 - the harness's own failure
         return grader_failed(assignment, submission, traceback.format_exc(), time.perf_counter() - start)
 
 
-def _grade(submission, assignment, timeout_s, memory_mb, output_limit, stop) -> Graded:
-    path = Path(submission)
+def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mode, private_folder) -> Graded:
     if not path.is_file():
-        return evaluate(assignment, submission, {}, Problem(Verdict.MISSING, f"no such file: {submission}"))
-    work = Path(tempfile.mkdtemp(prefix="bph-grade-"))
+        return evaluate(assignment, str(path), {}, Problem(Verdict.MISSING, f"no such file: {path}"))
+    slot = isolation.take_slot()
     try:
-        (work / "cwd").mkdir()
-        job = ev.Job(assignment.adapter_for(str(path.resolve())), str(path.resolve()), memory_mb, plan(assignment))
-        done = sandbox.run([sys.executable, "-m", "harness.grade.child", str(work)], timeout_s=timeout_s,
-                           cwd=str(work / "cwd"), env=_child_env(), limit=output_limit, stop=stop,
-                           stdin=job.to_json().encode())
-        seen = read_events(work, job)
-        if seen.fatal is not None and seen.fatal.kind is Verdict.INVALID:   # tampered with: nothing counts
-            seen.results, seen.partials = {}, {}
-        fatal = seen.fatal
-        if fatal is None and seen.phase != "done":
-            fatal = ended_early(done, seen.phase, timeout_s, memory_mb)
-        notes = list(seen.notes)
-        stdout, stderr = done.stdout.text, done.stderr.text
-        if fatal is not None and fatal.kind is Verdict.GRADER:   # the harness's own output: for staff only
-            fatal = dataclasses.replace(fatal, detail="\n".join(filter(None, (fatal.detail, stdout, stderr))))
-            stdout = stderr = ""
-        elif done.stdout.truncated or done.stderr.truncated:
-            notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
-                            f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
-                            "bytes of each stream")
-        return evaluate(assignment, submission, seen.results, fatal, notes, stdout, stderr, done.seconds,
-                        seen.partials)
+        with isolation.Workspace("grade") as ws:
+            rel = ws.copy_submission(path.resolve(), private_folder)
+            child_sub = ws.seen(mode, ws.sub, "/sub")
+            runs = plan(assignment)
+            ev.save_inputs(ws.inputs / "inputs.npz", runs)
+            job = ev.Job(assignment.adapter_for(f"{child_sub}/{rel}"), f"{child_sub}/{rel}", memory_mb, runs,
+                         f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz", cpu_s=timeout_s)
+            kwargs = ws.popen_kwargs(mode, slot)
+            groups = isolation.Cgroups.make(ws.root.name, memory_mb)
+            try:
+                argv = groups.wrap(ws.child_argv(mode), kwargs.get("user"))
+                done = sandbox.run(argv, timeout_s=timeout_s, cwd=ws.cwd(mode), limit=output_limit, stop=stop,
+                                   stdin=job.to_json().encode(), **kwargs)
+            finally:
+                groups.remove()
+            if mode is isolation.Mode.STRICT and (done.returncode or 0) > 128:   # bwrap: 128 + the signal
+                done = dataclasses.replace(done, returncode=128 - done.returncode)
+            seen = read_events(ws.out, job)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        isolation.give_slot(slot)
+    if seen.fatal is not None and seen.fatal.kind is Verdict.INVALID:   # tampered with: nothing counts
+        seen.results, seen.partials = {}, {}
+    fatal = seen.fatal
+    if fatal is None and seen.phase != "done":
+        fatal = ended_early(done, seen.phase, timeout_s, memory_mb, groups.paths != [])
+    notes = list(seen.notes)
+    stdout, stderr = done.stdout.text, done.stderr.text
+    if fatal is not None and fatal.kind is Verdict.GRADER:   # the harness's own output: for staff only
+        fatal = dataclasses.replace(fatal, detail="\n".join(filter(None, (fatal.detail, stdout, stderr))))
+        stdout = stderr = ""
+    elif done.stdout.truncated or done.stderr.truncated:
+        notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
+                        f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
+                        "bytes of each stream")
+    results = {k: _relocated(v, child_sub, path) for k, v in seen.results.items()}
+    return evaluate(assignment, str(path), results, fatal and _relocated(fatal, child_sub, path), notes,
+                    stdout.replace(child_sub, str(path.parent)), stderr.replace(child_sub, str(path.parent)),
+                    done.seconds, seen.partials)
+
+
+def _relocated(result, child_dir: str, path: Path):
+    """A Problem's file:line as the student knows it (the child saw its private copy)."""
+    if not isinstance(result, Problem):
+        return result
+    real = str(path.resolve().parent)
+    return dataclasses.replace(result, message=result.message.replace(child_dir, real),
+                               where=result.where.replace(child_dir, real))
 
 
 @dataclass
@@ -133,11 +151,11 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
     elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed)) and event.id not in job.runs:
         raise ev.ProtocolError(f"a result for {event.id[:100]!r}, which is not a run of this job")
     elif isinstance(event, ev.Partial):
-        partial = _judged(work / f"{event.id}.partial.npz", job, event.id, forward_only=True)
+        partial = _judged(work / ev.observation_file(job, event.id, True), job, event.id, forward_only=True)
         if isinstance(partial, Run):
             seen.partials[event.id] = partial
     elif isinstance(event, ev.RunDone):
-        seen.results[event.id] = _judged(work / f"{event.id}.npz", job, event.id)
+        seen.results[event.id] = _judged(work / ev.observation_file(job, event.id), job, event.id)
     elif isinstance(event, ev.RunFailed):
         seen.results[event.id] = event.problem
     elif isinstance(event, ev.Done):
@@ -159,7 +177,8 @@ def judge(adapter, spec, obs) -> Run | Problem:
         return describe(exc)
 
 
-def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb: int) -> Problem:
+def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb: int,
+                whole_submission_limit: bool = False) -> Problem:
     if phase == STARTING and not done.timed_out and done.signal_name is None and done.returncode:
         return Problem(Verdict.GRADER, "the grader's child process failed before it imported your code; this is "
                                        "not a problem in your code: course staff have the details")
@@ -172,7 +191,8 @@ def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb:
             text += ": an endless loop, or far too slow"
         return Problem(Verdict.TIMEOUT, text)
     if done.signal_name:
-        hint = f" (killed: out of memory? the limit is {memory_mb} MB)" if done.signal_name == "SIGKILL" else ""
+        scope = " for the whole submission" if whole_submission_limit else ""
+        hint = f" (killed: out of memory? the limit is {memory_mb} MB{scope})" if done.signal_name == "SIGKILL" else ""
         return Problem(Verdict.CRASHED, f"the process died of {done.signal_name} while {phase}{hint}")
     return Problem(Verdict.EXIT, f"the process exited with code {done.returncode} while {phase} "
                                  "(os._exit or exit in the code?); grading code must not exit")

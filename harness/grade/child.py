@@ -1,9 +1,10 @@
 """The grading child: import the submission, drive it through its adapter on each run, and
 describe whatever goes wrong (harness.drive.problems).
 
-    python -m harness.grade.child OUT_DIR      < job (harness.grade.events.Job, JSON)
+    python -I -S RUNNER/run_child.py RUNNER PYLIB OUT_DIR     < job (harness.grade.events.Job, JSON)
 
-It caps its own memory before importing student code, then writes each event as a JSON line
+run inside the sandbox (harness.grade.isolation) with only the minimal runner and numpy on its
+path. It caps its own resources before importing student code, then writes each event as a JSON line
 to OUT_DIR/events.jsonl and each run's arrays to OUT_DIR/<id>.npz as soon as they exist:
 whatever the code does next (hang, crash, exit), what finished is kept. Only arrays and
 messages cross back; all comparing happens in the parent. A failure of the harness's own code
@@ -18,7 +19,6 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.params import init_params, make_batch
 from ..core.spec import Spec
 from ..drive.adapter import Adapter
 from ..drive.problems import Problem, Verdict, describe, grader_error
@@ -36,9 +36,10 @@ class Outcome:
     partial: bool = False
 
 
-def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
-    """Import the submission, then run every spec in `runs`. Yields events (Phase, Imported,
-    Fatal) and an Outcome per run (and per partial run): raw numbers only, judged by the parent."""
+def drive(adapter: Adapter, submission: str, runs: dict[str, Spec], inputs: dict):
+    """Import the submission, then run every spec in `runs` on its `inputs` (run id -> params,
+    X, T). Yields events (Phase, Imported, Fatal) and an Outcome per run (and per partial run):
+    raw numbers only, judged by the parent."""
     folder = str(Path(submission).resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)          # the submission may import its own helper modules
@@ -55,8 +56,7 @@ def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
     yield ev.Imported(time.perf_counter() - start)
     for run_id, spec in runs.items():
         yield ev.Phase(f"running {run_id!r}")
-        params = init_params(spec)
-        X, T = make_batch(spec)
+        params, X, T = inputs[run_id]
         try:
             yield Outcome(run_id, observe(adapter, spec, params, X, T, module))
             continue
@@ -68,20 +68,29 @@ def drive(adapter: Adapter, submission: str, runs: dict[str, Spec]):
             pass
 
 
-def _limit_memory(megabytes: int) -> None:
+def _limit(job: ev.Job) -> None:
+    """Per-process limits, set before the submission is imported: address space, the size of a
+    file it may write (what its results need, no more), CPU time, open files."""
     try:
         import resource
     except ImportError:                      # not on this platform: the timeout still applies
         return
-    limit = megabytes * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    limits = {resource.RLIMIT_AS: job.memory_mb * 1024 * 1024,
+              resource.RLIMIT_FSIZE: job.largest_observation_bytes() + 1_000_000,
+              resource.RLIMIT_NOFILE: 256}
+    if job.cpu_s:
+        limits[resource.RLIMIT_CPU] = int(job.cpu_s) + 1
+    for kind, value in limits.items():
+        soft, hard = resource.getrlimit(kind)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(kind, (value, value))
 
 
 class _Events:
-    """events.jsonl, one fsync'ed line per event."""
+    """events.jsonl, one fsync'ed line per event; observations as run<i>.npz (ev.observation_file)."""
 
-    def __init__(self, out: Path):
-        self.out = out
+    def __init__(self, out: Path, job: ev.Job):
+        self.out, self.job = out, job
         self.fh = open(out / "events.jsonl", "a", buffering=1)
 
     def emit(self, event) -> None:
@@ -95,7 +104,7 @@ class _Events:
             self.emit(ev.RunFailed(o.id, o.result))
             return
         try:
-            ev.save_observation(o.result, self.out / f"{o.id}{'.partial' if o.partial else ''}.npz")
+            ev.save_observation(o.result, self.out / ev.observation_file(self.job, o.id, o.partial))
         except MemoryError:
             if not o.partial:
                 self.emit(ev.RunFailed(o.id, Problem(Verdict.MEMORY, "MemoryError while saving the results "
@@ -108,10 +117,11 @@ def child_main(argv) -> int:
     out = Path(argv[0])
     job = ev.Job.from_json(sys.stdin.read())
     sys.stdin.close()
-    events = _Events(out)
+    events = _Events(out, job)
     try:
-        _limit_memory(job.memory_mb)
-        for item in drive(job.adapter, job.submission, job.runs):
+        inputs = ev.load_inputs(job.inputs, job.runs)
+        _limit(job)
+        for item in drive(job.adapter, job.submission, job.runs, inputs):
             if isinstance(item, Outcome):
                 events.outcome(item)
             else:

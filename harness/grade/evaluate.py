@@ -88,6 +88,7 @@ class Graded:
     stderr: str = ""
     seconds: float = 0.0
     staff_detail: str = ""    # for course staff only: a grader error's traceback
+    sandbox: str = ""         # the sandbox mode it ran in (harness.grade.isolation.Mode)
 
     @property
     def score(self) -> float:

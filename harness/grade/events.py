@@ -33,19 +33,48 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Job:
     adapter: Adapter
-    submission: str
+    submission: str                # as the child sees it
     memory_mb: int
     runs: dict[str, Spec]
+    inputs: str = ""               # the .npz of every run's weights and batch (save_inputs), as the child sees it
+    cpu_s: float = 0.0             # CPU seconds for the whole child (0: no limit)
 
     def to_json(self) -> str:
         return json.dumps({"adapter": self.adapter.to_json(), "submission": self.submission,
-                           "memory_mb": self.memory_mb, "runs": {k: s.to_json() for k, s in self.runs.items()}})
+                           "memory_mb": self.memory_mb, "runs": {k: s.to_json() for k, s in self.runs.items()},
+                           "inputs": self.inputs, "cpu_s": self.cpu_s})
 
     @staticmethod
     def from_json(text: str) -> Job:
         data = json.loads(text)
         return Job(Adapter.from_json(data["adapter"]), data["submission"], int(data["memory_mb"]),
-                   {k: Spec.from_json(s) for k, s in data["runs"].items()})
+                   {k: Spec.from_json(s) for k, s in data["runs"].items()}, data["inputs"], float(data["cpu_s"]))
+
+    def largest_observation_bytes(self) -> int:
+        return max((sum(expected_arrays(self.adapter, s, False).values()) for s in self.runs.values()), default=0)
+
+
+def observation_file(job: Job, run_id: str, partial: bool = False) -> str:
+    """The file name of a run's observation (by its index: run ids are free text)."""
+    return f"run{list(job.runs).index(run_id)}{'.partial' if partial else ''}.npz"
+
+
+def save_inputs(path: Path, runs: dict[str, Spec]) -> None:
+    """Each run's canonical weights and batch, made here by the grader (the child gets arrays,
+    not the code that makes them)."""
+    from ..core.params import init_params, make_batch
+    arrays = {}
+    for i, spec in enumerate(runs.values()):
+        X, T = make_batch(spec)
+        arrays.update({f"{i}.X": X, f"{i}.T": T, **{f"{i}.p.{k}": v for k, v in init_params(spec).items()}})
+    np.savez(path, **arrays)
+
+
+def load_inputs(path: str, runs: dict[str, Spec]) -> dict[str, tuple[dict, np.ndarray, np.ndarray]]:
+    """run id -> (params, X, T), as save_inputs wrote them (the child's side)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {run_id: ({p: data[f"{i}.p.{p}"] for p in spec.param_names}, data[f"{i}.X"], data[f"{i}.T"])
+                for i, (run_id, spec) in enumerate(runs.items())}
 
 
 @dataclass(frozen=True)

@@ -70,15 +70,16 @@ class _Drain(threading.Thread):
 
 
 def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000,
-        stop: threading.Event | None = None, stdin: bytes = b"") -> Finished:
+        stop: threading.Event | None = None, stdin: bytes = b"", **popen) -> Finished:
     """Run to the end, the timeout, or until `stop` is set (then nothing starts either).
-    `stdin` is written to the child's standard input, which is then closed."""
+    `stdin` is written to the child's standard input, which is then closed; `popen` passes on
+    (user=, group=, extra_groups= for the uid sandbox)."""
     start = time.perf_counter()
     stop = stop or threading.Event()
     if stop.is_set():
         return Finished(None, False, 0.0, Captured("", 0, False), Captured("interrupted before it started", 0, False))
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, **popen)
     drains = [_Drain(proc.stdout, limit), _Drain(proc.stderr, limit)]
     for d in drains:
         d.start()
