@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--memory", type=_int_at_least(256), metavar="MB",
                    help="memory cap per submission (default: the assignment's)")
     g.add_argument("--details", action="store_true", help="print the full report of every submission in a batch")
+    g.add_argument("--sandbox", default="auto", metavar="MODE",
+                   help="strict (bubblewrap namespaces), uid (an unprivileged uid; needs root), process, or auto: "
+                        "the strongest this machine allows (default). strict refuses to run without bubblewrap")
     t = sub.add_parser("train", help="train numpy, torch and keras in lockstep from the same weights; curves + logs")
     t.add_argument("--spec", default="softmax_ce", help=f"the net (default softmax_ce); valid: {', '.join(SPECS)}")
     t.add_argument("--dataset", default="digits", help="digits (shipped), mnist (local IDX files, see --data) or synthetic")
@@ -176,6 +179,7 @@ def cmd_check(args) -> int:
 def cmd_grade(args) -> int:
     from .drive.assignment import AssignmentError, load
     from .drive.problems import Verdict
+    from .grade import isolation
     from .grade.batch import find_submissions, grade_many
     from .grade.report import gradescope, line, render, to_dict, write_json_atomic
 
@@ -196,7 +200,13 @@ def cmd_grade(args) -> int:
                 "total": len(submissions), "graded": len(graded), "passed": sum(g.passed for g in graded),
                 "seconds": round(time.perf_counter() - start, 3), "submissions": [to_dict(g) for g in graded]}
 
-    batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory)
+    try:
+        mode = isolation.choose(args.sandbox)
+    except isolation.SandboxUnavailable as exc:
+        raise OSError(str(exc)) from None
+    print(f"sandbox: {mode.value}: {isolation.PROTECTS[mode]}", file=sys.stderr)
+    batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory,
+                       sandbox_mode=mode.value)
     try:
         for g in batch:
             graded.append(g)
@@ -205,7 +215,7 @@ def cmd_grade(args) -> int:
             if args.gradescope:
                 target = args.gradescope if single else \
                     os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
-                write_json_atomic(target, gradescope(g))
+                write_json_atomic(target, gradescope(g, assignment.show_output))
             if single or args.details:
                 print(render(g) + ("" if single else "\n"))
             else:

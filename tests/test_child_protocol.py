@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import typing
 from pathlib import Path
 
@@ -489,3 +490,23 @@ def test_close_all_runs_at_exit():
     exists = leftover.exists()
     shutil.rmtree(leftover, ignore_errors=True)
     assert not exists, "close_all did not run at exit"
+
+
+def test_a_result_file_that_is_small_on_disk_and_huge_when_read_is_refused_unread(tmp_path):
+    """A deflated member of 300 MB of zeros is about 300 kB on disk: refused from its declared
+    size, before anything is decompressed."""
+    import zipfile
+    a = assignments.load("softmax_ce")           # a run whose real results take megabytes
+    spec = a.cases[0].spec
+    names = sorted(ev.expected_arrays(a.adapter, spec, forward_only=False), key=lambda n: n != "output")
+    path = tmp_path / "run0.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in names:
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                for _ in range(300 if name == "output" else 1):
+                    fh.write(bytes(1 << 20))
+    assert path.stat().st_size < 2_000_000
+    start = time.perf_counter()
+    with pytest.raises(ev.ProtocolError, match="output is larger than it can be"):
+        ev.load_observation(path, a.adapter, spec)
+    assert time.perf_counter() - start < 1.0

@@ -63,6 +63,7 @@ class Assignment:
     memory_mb: int = 2048
     reference: str | None = None     # module or file of a correct solution, if given
     file: str | None = None          # the submission's file name inside a per-student folder
+    show_output: bool = False        # Gradescope: show the code's own stdout/stderr to the student
     source: str = ""                 # where it was read from
 
     def adapter_for(self, submission: str) -> Adapter:
@@ -202,7 +203,7 @@ def _parse(data: dict, source: str) -> Assignment:
     if unknown:
         raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: assignment, code, scoring, cases")
     head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
-                                        "seed", "reference", "timeout_s", "memory_mb", "file"),
+                                        "seed", "reference", "timeout_s", "memory_mb", "file", "show_output"),
                   "assignment", ("name", "spec"))
     spec = _spec(head)
     points = _table(data, "scoring", SCORED, "scoring")
@@ -226,4 +227,11 @@ def _parse(data: dict, source: str) -> Assignment:
     return Assignment(name=head["name"], title=head.get("title", head["name"]), spec=spec,
                       adapter=_adapter(data.get("code", {}), spec, head["name"]), cases=cases, scoring=scoring,
                       timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
-                      source=source)
+                      show_output=_flag(head, "show_output"), source=source)
+
+
+def _flag(head: dict, key: str) -> bool:
+    value = head.get(key, False)
+    if not isinstance(value, bool):
+        raise AssignmentError(f"[assignment] {key} must be true or false, got {value!r}")
+    return value

@@ -9,6 +9,7 @@ import dataclasses
 import threading
 import time
 import traceback
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..drive.assignment import Assignment
 from ..drive.problems import Problem, Verdict, describe
 from ..drive.runner import derive
 from . import events as ev
-from . import isolation, sandbox
+from . import isolation, sandbox, tripwire
 from .evaluate import Graded, evaluate, grader_failed, plan
 
 SLOW_IMPORT_S = 1.0
@@ -55,6 +56,8 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
     try:
         with isolation.Workspace("grade") as ws:
             rel = ws.copy_submission(path.resolve(), private_folder)
+            flags = tuple(f"{p.relative_to(ws.sub)}: {flag}" for p in sorted(ws.sub.rglob("*.py"))
+                          for flag in tripwire.scan(p))
             child_sub = ws.seen(mode, ws.sub, "/sub")
             runs = plan(assignment)
             ev.save_inputs(ws.inputs / "inputs.npz", runs)
@@ -88,9 +91,10 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
                         f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
                         "bytes of each stream")
     results = {k: _relocated(v, child_sub, path) for k, v in seen.results.items()}
-    return evaluate(assignment, str(path), results, fatal and _relocated(fatal, child_sub, path), notes,
-                    stdout.replace(child_sub, str(path.parent)), stderr.replace(child_sub, str(path.parent)),
-                    done.seconds, seen.partials)
+    graded = evaluate(assignment, str(path), results, fatal and _relocated(fatal, child_sub, path), notes,
+                      stdout.replace(child_sub, str(path.parent)), stderr.replace(child_sub, str(path.parent)),
+                      done.seconds, seen.partials)
+    return dataclasses.replace(graded, staff_flags=flags)
 
 
 def _relocated(result, child_dir: str, path: Path):
@@ -221,8 +225,11 @@ def grade_many(submissions, assignment: Assignment, jobs: int = 1, **kwargs):
     """Yield each Graded as soon as it exists (completion order), `jobs` at a time. Closing the
     generator early (an interrupt) kills what runs and starts nothing more."""
     stop = threading.Event()
+    folders = Counter(Path(s).resolve().parent for s in submissions)
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        futures = {pool.submit(_grade_or_missing, s, assignment, stop=stop, **kwargs): s for s in submissions}
+        futures = {pool.submit(_grade_or_missing, s, assignment, stop=stop,
+                               private_folder=folders[Path(s).resolve().parent] == 1, **kwargs): s
+                   for s in submissions}
         try:
             for future in as_completed(futures):
                 yield future.result()

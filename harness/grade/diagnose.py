@@ -270,7 +270,7 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     for _, dev, hits in sorted(candidates, key=lambda c: -c[0])[:1]:
         cause = {"missing_slope": "missing_act_deriv", "slope_at_activation": "deriv_at_activation",
                  "slope_formula_on_z": "deriv_formula_on_z", "stale_weights": "stale_weights"}[dev.kind]
-        claim(cause, hits, f"matches backprop with this bug at layer {dev.layer} in all {len(trials)} runs", dev.layer)
+        claim(cause, hits, f"matches backprop with this bug at layer {dev.layer} in every run", dev.layer)
     # 3. constant factors, grouped by the factor
     by_factor: dict = {}
     for p in list(left):
@@ -280,7 +280,7 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
             by_factor.setdefault((tuple(named[0]), named[1]), []).append(p)
     for (causes, words), params in by_factor.items():
         text = (f"exactly {'-' if 'sign' in causes else ''}{words or '1'} times the expected gradient "
-                f"in all {len(trials)} runs")
+                "in every run")
         claim(causes[0], params, text + (" (and the sign is flipped)" if len(causes) > 1 and "sign" in causes else ""),
               n0=words)
     if left:

@@ -89,6 +89,8 @@ class Graded:
     seconds: float = 0.0
     staff_detail: str = ""    # for course staff only: a grader error's traceback
     sandbox: str = ""         # the sandbox mode it ran in (harness.grade.isolation.Mode)
+    problem_visible: bool = True   # the problem came from a visible case (or from no case at all)
+    staff_flags: tuple[str, ...] = ()   # the static tripwire's findings (harness.grade.tripwire): for staff
 
     @property
     def score(self) -> float:
@@ -175,7 +177,9 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
         if isinstance(r, Run):
             note_list += [n for n in r.notes if n not in note_list]
     diagnosis = _diagnosis(runs, results, failed)
-    problems = [r for r in results.values() if isinstance(r, Problem)]
+    visibility = {case.name: case.visibility for case in assignment.cases}
+    problems = sorted((r for r in results.values() if isinstance(r, Problem)),
+                      key=lambda p: _problem_case(results, p, visibility) != "visible")
     grader = [p for p in [fatal, *problems] if p is not None and p.kind is Verdict.GRADER]
     first = (grader + ([fatal] if fatal else problems))[:1]
     if first:
@@ -188,8 +192,15 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
                             [c.output for c in checks if c.id.kind is CheckKind.INPUTS and not c.passed][:1]) \
             or "a check failed"
     detail = "\n".join(p.detail for p in grader if p.detail)
+    visible = not first or first[0] is fatal or _problem_case(results, first[0], visibility) == "visible"
     return Graded(submission, assignment.name, status, problem, tuple(checks), diagnosis, tuple(note_list),
-                  stdout, stderr, seconds, detail)
+                  stdout, stderr, seconds, detail, problem_visible=visible)
+
+
+def _problem_case(results: dict, problem: Problem, visibility: dict) -> str:
+    """The visibility of the run a problem came from (probes count as hidden: they are unscored)."""
+    run_id = next((k for k, v in results.items() if v is problem), "")
+    return visibility.get(run_id, "hidden")
 
 
 def _diagnosis(runs: dict[str, Spec], results: dict, failed: dict) -> Diagnosis:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..drive.problems import Verdict
+from . import isolation
 from .diagnose import CAUSES
 from .evaluate import CheckKind, Graded
 
@@ -22,7 +23,7 @@ def line(g: Graded) -> str:
 
 def render(g: Graded, show_hidden: bool = True) -> str:
     out = [f"{g.submission} | assignment {g.assignment} | {g.status.word} | {g.score:g} / {g.max_score:g} "
-           f"| {g.seconds:.1f} s"]
+           f"| {g.seconds:.1f} s" + (f" | sandbox {g.sandbox}" if g.sandbox else "")]
     if g.status not in (Verdict.PASSED, Verdict.FAILED):
         out.append(f"  {g.status.word}: {g.problem}")
     cases = list(dict.fromkeys(c.case for c in g.checks))
@@ -44,6 +45,9 @@ def render(g: Graded, show_hidden: bool = True) -> str:
     if g.notes:
         out.append("Notes:")
         out += [f"  - {n}" for n in g.notes]
+    if g.staff_flags:
+        out.append("Tripwire (for course staff; not part of the score):")
+        out += [f"  ! {flag}" for flag in g.staff_flags]
     if g.staff_detail:
         out.append("Grader traceback (for course staff; not the code's fault):")
         out += ["  ! " + ln for ln in g.staff_detail.rstrip().splitlines()]
@@ -60,7 +64,8 @@ def to_dict(g: Graded) -> dict:
     return {
         "submission": g.submission, "assignment": g.assignment, "status": g.status.value, "verdict": g.status.word,
         "score": g.score,
-        "max_score": g.max_score, "problem": g.problem, "seconds": round(g.seconds, 3),
+        "max_score": g.max_score, "problem": g.problem, "seconds": round(g.seconds, 3), "sandbox": g.sandbox,
+        "sandbox_protects": isolation.PROTECTS[isolation.Mode(g.sandbox)] if g.sandbox else "",
         "checks": [{"case": c.case, "name": c.name, "kind": c.id.kind.value, "param": c.id.param,
                     "passed": c.passed, "score": c.score, "max_score": c.max_score,
                     "visibility": c.visibility, "output": c.output} for c in g.checks],
@@ -68,11 +73,14 @@ def to_dict(g: Graded) -> dict:
                       "findings": [{"cause": f.cause, "summary": CAUSES[f.cause].summary, "params": list(f.params),
                                     "text": f.text, "hint": f.hint} for f in g.diagnosis.findings]},
         "notes": list(g.notes), "stdout": g.stdout, "stderr": g.stderr, "staff_detail": g.staff_detail,
+        "staff_flags": list(g.staff_flags),
     }
 
 
-def gradescope(g: Graded) -> dict:
-    """Gradescope's results.json: one test per check, the case's visibility, partial credit."""
+def gradescope(g: Graded, show_output: bool = False) -> dict:
+    """Gradescope's results.json: one test per check, the case's visibility, partial credit. The
+    visible summary says only what visible cases showed; the code's own output only with
+    show_output (the assignment's `show_output`); the staff's details never."""
     tests = []
     for c in g.checks:
         output = c.output
@@ -81,15 +89,20 @@ def gradescope(g: Graded) -> dict:
             output = "\n".join(related) + ("\n\n" + output if output else "")
         tests.append({"name": f"{c.case}: {c.name}", "score": c.score, "max_score": c.max_score,
                       "status": "passed" if c.passed else "failed", "visibility": c.visibility, "output": output})
+    visible_failed = any(not c.passed and c.visibility == "visible" for c in g.checks)
     summary = [f"{g.status.word}: {g.score:g} / {g.max_score:g}"]
-    if g.problem:
+    if g.problem and (g.problem_visible or g.status is Verdict.FAILED and visible_failed):
         summary.append(g.problem)
-    if g.diagnosis.findings:
+    elif g.problem:
+        summary.append("a check that is not visible yet failed; its details show when its results are released")
+    if g.diagnosis.findings and visible_failed:           # hidden cases never shape visible text
         summary += ["", "Diagnosis:", g.diagnosis.message()]
     if g.notes:
         summary += ["", "Notes:"] + [f"- {n}" for n in g.notes]
-    if g.stdout.strip() or g.stderr.strip():
+    if show_output and (g.stdout.strip() or g.stderr.strip()):
         summary += ["", "Output of your code:", (g.stdout + g.stderr)[:SHOWN_OUTPUT]]
+    if g.sandbox:
+        summary += ["", f"Graded in the {g.sandbox} sandbox."]
     return {"score": g.score, "max_score": g.max_score, "execution_time": round(g.seconds, 3),
             "output": "\n".join(summary), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 

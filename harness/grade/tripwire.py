@@ -1,0 +1,57 @@
+"""A static tripwire for course staff: what in a submission's source looks like getting a grade
+other than by hand-written backprop, or like reaching for the grader. It reads the source (never
+runs it) and flags lines; a flag is for staff to look at, never a score: code may have honest
+reasons (a debugging import left in), and code that hides its intent will not be flagged.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+GRADER = {"harness": "the grading harness", "reference_impls": "the reference solutions"}
+AUTODIFF = {"torch", "tensorflow", "keras", "jax", "autograd", "tinygrad", "mxnet", "paddle", "chainer", "theano",
+            "micrograd", "flax", "optax", "sklearn"}
+REACHING = {"ctypes": "raw memory and C calls", "subprocess": "starts processes", "signal": "sends signals",
+            "socket": "opens network sockets", "multiprocessing": "starts processes", "gc": "inspects live objects",
+            "inspect": "inspects frames", "importlib": "imports by name", "builtins": "patches builtins"}
+ATTRIBUTES = {("sys", "modules"): "reads or patches sys.modules", ("sys", "_getframe"): "walks the caller's frames",
+              ("os", "kill"): "sends signals", ("os", "killpg"): "sends signals", ("os", "setsid"): "leaves its session",
+              ("os", "fork"): "forks", ("os", "system"): "runs shell commands", ("os", "_exit"): "exits the process",
+              ("gc", "get_objects"): "inspects live objects", ("gc", "get_referrers"): "inspects live objects"}
+STRINGS = {"events.jsonl": "names the grader's result file", "/proc/": "reads other processes"}
+
+
+def scan(path: str | Path) -> tuple[str, ...]:
+    """Flags as 'line N: what', in line order; () for a clean file (or one that does not parse:
+    that has its own verdict)."""
+    try:
+        tree = ast.parse(Path(path).read_text(errors="replace"))
+    except (SyntaxError, ValueError, OSError):
+        return ()
+    flags: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        for name in _imported(node):
+            top = name.split(".")[0]
+            if top in GRADER:
+                flags.append((node.lineno, f"imports {name} ({GRADER[top]})"))
+            elif top in AUTODIFF:
+                flags.append((node.lineno, f"imports {name} (an autodiff framework: gradients without backprop?)"))
+            elif top in REACHING:
+                flags.append((node.lineno, f"imports {name} ({REACHING[top]})"))
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                (node.value.id, node.attr) in ATTRIBUTES:
+            flags.append((node.lineno, f"uses {node.value.id}.{node.attr} ({ATTRIBUTES[node.value.id, node.attr]})"))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            flags += [(node.lineno, f"the string {s!r} ({why})") for s, why in STRINGS.items() if s in node.value]
+    return tuple(f"line {line}: {what}" for line, what in sorted(set(flags)))
+
+
+def _imported(node) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [node.module]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__" and \
+            node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        return [node.args[0].value]
+    return []
