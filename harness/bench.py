@@ -5,9 +5,11 @@ check_over_import_floor        wall of `python -m harness check` (fresh process)
 directional_ms_784_500_10      directional finite-difference proof of a 784-500-10 net's gradients
 grade_overhead_s               wall of grading one reference net (sandboxed child, 3 cases + 3 probes,
                                comparison, scoring) minus a fresh process importing numpy, the only
-                               framework the child imports; mean over the five built-in assignments
+                               framework the child imports; mean over the five built-in assignments,
+                               in the strongest sandbox here (grade_sandbox); grade_overhead_<mode>_s
+                               the same in every sandbox mode this machine allows
 grade_100_wall_s               wall of grading 100 submissions (20 copies of each reference net) with
-                               --jobs = the number of CPUs
+                               --jobs = the number of CPUs, in the strongest sandbox
 numpy_over_torch_train_f32     training samples/s of the numpy reference net / of PyTorch (CPU), 784-100-10,
                                batch 32, float32 (also _f64, and numpy_over_keras_*)
 check_peak_rss_mb              peak resident memory of a fresh `python -m harness check`
@@ -108,12 +110,18 @@ def grade_figures(repeat: int) -> dict:
     import reference_impls
 
     from .drive.assignment import builtin_names, load
+    from .grade import isolation
     from .grade.batch import grade, grade_many
 
     ref_dir = Path(reference_impls.__file__).parent
     floor = min(_fresh(["-c", "import numpy"], dict(os.environ)) for _ in range(repeat))
     names = builtin_names()
-    per = {n: _best(lambda n=n: grade(str(ref_dir / f"{n}.py"), load(n)), repeat) for n in names}
+    modes = [m.value for m in isolation.Mode if not isolation.unavailable(m)]
+    per_mode = {}
+    for mode in modes:
+        per = {n: _best(lambda n=n, m=mode: grade(str(ref_dir / f"{n}.py"), load(n), sandbox_mode=m), repeat)
+               for n in names}
+        per_mode[mode] = sum(per.values()) / len(per)
     work = Path(tempfile.mkdtemp(prefix="bph-bench-"))
     jobs = os.cpu_count() or 1
     try:
@@ -130,9 +138,11 @@ def grade_figures(repeat: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
     if not all(g.passed for g in graded):
         raise RuntimeError("a reference net failed its own assignment during the benchmark")
-    return {"grade_overhead_s": sum(per.values()) / len(per) - floor, "grade_submission_s": sum(per.values()) / len(per),
-            "grade_numpy_import_floor_s": floor, "grade_100_wall_s": wall, "grade_100_jobs": jobs,
-            "grade_100_per_submission_s": wall / len(graded)}
+    out = {"grade_overhead_s": per_mode[modes[0]] - floor, "grade_sandbox": modes[0],
+           "grade_numpy_import_floor_s": floor, "grade_100_wall_s": wall, "grade_100_jobs": jobs,
+           "grade_100_per_submission_s": wall / len(graded)}
+    out.update({f"grade_overhead_{mode}_s": s - floor for mode, s in per_mode.items()})
+    return out
 
 
 def train_figures(repeat: int) -> dict:

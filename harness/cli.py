@@ -180,7 +180,7 @@ def cmd_grade(args) -> int:
     from .drive.assignment import AssignmentError, load
     from .drive.problems import Verdict
     from .grade import isolation
-    from .grade.batch import find_submissions, grade_many
+    from .grade.batch import find_submissions, grade_many, student_folders
     from .grade.report import gradescope, line, render, to_dict, write_json_atomic
 
     try:
@@ -206,7 +206,7 @@ def cmd_grade(args) -> int:
         raise OSError(str(exc)) from None
     print(f"sandbox: {mode.value}: {isolation.PROTECTS[mode]}", file=sys.stderr)
     batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory,
-                       sandbox_mode=mode.value)
+                       sandbox_mode=mode.value, own_folders=student_folders(args.submissions))
     try:
         for g in batch:
             graded.append(g)

@@ -60,9 +60,10 @@ def test_cli_batch_writes_json_and_one_gradescope_file_each(tmp_path, capsys):
     folder = tmp_path / "subs"
     folder.mkdir()
     misbehaving.write(folder, ["good", "nan", "syntax_error"])
-    student = folder / "alice"                     # a per-student folder with one .py file
-    student.mkdir()
-    (student / "net.py").write_text(misbehaving.source("good"))
+    student = folder / "alice"                     # a per-student folder: one .py file and her own package
+    (student / "mylib").mkdir(parents=True)
+    (student / "mylib" / "__init__.py").write_text("SCALE = 1.0\n")
+    (student / "net.py").write_text("from mylib import SCALE  # noqa: F401\n" + misbehaving.source("good"))
     code = main(["grade", str(folder), "-a", "xor", "-j", "2", "--json", str(tmp_path / "all.json"),
                  "--gradescope", str(tmp_path / "gs")])
     assert code == 1
@@ -106,3 +107,41 @@ def test_pytest_route_for_course_repos(pytester, tmp_path):
     result = pytester.runpytest_subprocess("-q")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*NaN or inf in the result*", "*hint: look for 0/0*"])
+
+
+def test_a_bug_only_hidden_cases_show_stays_out_of_the_visible_summary(tmp_path):
+    """A bug that shows only with 4 inputs: right on the visible cases (2 and 3 inputs), wrong
+    on the hidden one (4): the student's visible Gradescope summary must not describe it."""
+    source = misbehaving.XOR.replace("        error = y - y_hat\n", "        error = y - y_hat\n"
+                                     "        if X.shape[1] == 4:\n            error = error * 2\n")
+    assert source != misbehaving.XOR
+    (tmp_path / "sub.py").write_text(source)
+    g = grade(str(tmp_path / "sub.py"), load("xor"))
+    visible_failed = [c for c in g.checks if not c.passed and c.visibility == "visible"]
+    hidden_failed = [c for c in g.checks if not c.passed and c.visibility != "visible"]
+    assert hidden_failed and not visible_failed, [(c.case, c.name) for c in g.checks if not c.passed]
+    r = gradescope(g)
+    assert "Diagnosis" not in r["output"] and "Mismatched" not in r["output"]
+    assert "not visible yet" in r["output"]
+    assert all(t["visibility"] != "visible" for t in r["tests"] if t["status"] == "failed")
+
+
+def test_the_codes_own_output_reaches_gradescope_only_when_the_assignment_allows(tmp_path):
+    (tmp_path / "sub.py").write_text(misbehaving.XOR + "\nprint('debug: secret-ish value 4242')\n")
+    g = grade(str(tmp_path / "sub.py"), load("xor"))
+    assert "4242" in g.stdout
+    assert "4242" not in json.dumps(gradescope(g))
+    assert "4242" in json.dumps(gradescope(g, show_output=True))
+    assert "sandbox" in gradescope(g)["output"]
+
+
+def test_sandbox_strict_refuses_where_bubblewrap_cannot_run(tmp_path, capsys, monkeypatch):
+    from harness.grade import isolation
+    good = misbehaving.write(tmp_path, ["good"])["good"]
+    real = isolation.unavailable
+    monkeypatch.setattr(isolation, "unavailable",
+                        lambda mode: "bubblewrap is not installed (test)" if mode is isolation.Mode.STRICT else real(mode))
+    assert main(["grade", str(good), "-a", "xor", "--sandbox", "strict"]) == 2
+    assert "the strict sandbox cannot run here: bubblewrap is not installed (test)" in capsys.readouterr().err
+    assert main(["grade", str(good), "-a", "xor", "--sandbox", "nope"]) == 2
+    assert "unknown sandbox 'nope'; valid: auto, strict, uid, process" in capsys.readouterr().err

@@ -4,7 +4,6 @@ A failure inside the harness itself is its own kind, GRADER, never blamed on the
 from __future__ import annotations
 
 import os
-import traceback
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -90,6 +89,7 @@ def describe(exc: BaseException, submission: str | None = None) -> Problem:
         return Problem(Verdict.SHAPE, str(exc))
     if isinstance(exc, AdapterError):
         return Problem(Verdict.API, str(exc))
+    import traceback  # here: the grading child imports this module on every start
     frames = traceback.extract_tb(exc.__traceback__)
     folder = str(Path(submission).resolve().parent) if submission else None
     ours = [f for f in frames if _in(f, HARNESS_DIR)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import itertools
 import sys
 from dataclasses import dataclass
@@ -78,6 +77,7 @@ def _init_value(key: str, spec: Spec):
 def _keywords(factory) -> set | None:
     """Keyword arguments a callable accepts (None: any, it takes **kwargs)."""
     try:
+        import inspect  # here: the grading child imports this module on every start
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
         return set()

@@ -9,7 +9,6 @@ import dataclasses
 import threading
 import time
 import traceback
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,11 @@ STARTING = "starting"
 
 def grade(submission: str, assignment: Assignment, timeout_s: float | None = None, memory_mb: int | None = None,
           output_limit: int = 20000, stop: threading.Event | None = None, sandbox_mode: str = "auto",
-          private_folder: bool = True) -> Graded:
+          private_folder: bool = False) -> Graded:
     """Grade one submission file in a fresh, sandboxed child process (harness.grade.isolation;
     `sandbox_mode` auto picks the strongest this machine allows); setting `stop` ends it early
     (a batch being interrupted). `private_folder`: the files beside the submission are its own
-    (its helper modules are copied along), not other students'. Never raises for what the
+    (its helper modules are copied along); by default only the file itself is. Never raises for what the
     submission does; a failure of the harness itself becomes a GRADER ERROR verdict with the
     traceback for staff."""
     start = time.perf_counter()
@@ -221,14 +220,21 @@ def find_submissions(paths, assignment: Assignment) -> list[str]:
     return found
 
 
-def grade_many(submissions, assignment: Assignment, jobs: int = 1, **kwargs):
+def student_folders(paths) -> set[Path]:
+    """The per-student sub-folders of the folders given: the files in one belong to one student
+    (helper modules beside the submission are copied into its sandbox; nothing else is)."""
+    return {c.resolve() for p in map(Path, paths) if p.is_dir() for c in p.iterdir()
+            if c.is_dir() and not c.name.startswith((".", "__"))}
+
+
+def grade_many(submissions, assignment: Assignment, jobs: int = 1, own_folders=frozenset(), **kwargs):
     """Yield each Graded as soon as it exists (completion order), `jobs` at a time. Closing the
-    generator early (an interrupt) kills what runs and starts nothing more."""
+    generator early (an interrupt) kills what runs and starts nothing more. `own_folders`:
+    folders that hold one student's files (student_folders)."""
     stop = threading.Event()
-    folders = Counter(Path(s).resolve().parent for s in submissions)
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
         futures = {pool.submit(_grade_or_missing, s, assignment, stop=stop,
-                               private_folder=folders[Path(s).resolve().parent] == 1, **kwargs): s
+                               private_folder=Path(s).resolve().parent in own_folders, **kwargs): s
                    for s in submissions}
         try:
             for future in as_completed(futures):

@@ -12,9 +12,7 @@ and count the adapter implies, else ProtocolError. No flag from the child decide
 """
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,6 +192,8 @@ def expected_arrays(adapter: Adapter, spec: Spec, forward_only: bool) -> dict[st
 def load_observation(path: Path, adapter: Adapter, spec: Spec, forward_only: bool = False) -> Observation:
     """The observation in `path`, validated: exactly the expected names, each member's size
     bounded before it is read, float arrays only. Raises ProtocolError otherwise."""
+    import io
+    import zipfile
     limits = expected_arrays(adapter, spec, forward_only)
     if not path.is_file() or path.stat().st_size > sum(limits.values()) + 512 * len(limits):
         raise ProtocolError(f"{path.name}: missing, or larger than the run's results can be")

@@ -52,7 +52,8 @@ class Mode(str, Enum):
 
 PROTECTS = {
     Mode.STRICT: "the grader, other submissions, the harness's math, reference solutions, the assignment file, "
-                 "the network and the grader's environment are out of the submission's reach; its processes die with it",
+                 "the network and the grader's environment are out of the submission's reach; its processes die with it; "
+                 "it can read its own inputs (the hidden cases' weights and batches included)",
     Mode.UID: "the submission runs under its own uid: it cannot signal or write to the grader or other submissions; "
               "it can read world-readable files (the harness, reference solutions, other submissions if readable)",
     Mode.PROCESS: "hangs, floods, exits and stray processes are contained; the submission runs as the grader's user "
@@ -147,26 +148,44 @@ _slot_lock = threading.Lock()
 _free_slots: list[int] = []
 
 
+@functools.cache
+def _shared(modules: tuple[str, ...]) -> Path:
+    """One read-only folder per grader process for what every child loads: the minimal runner
+    (byte-compiled once: a child writes no .pyc, and compiling a dozen modules in each of them
+    would cost more than the sandbox) and pylib, numpy alone."""
+    import atexit
+    import compileall
+    import tempfile
+    root = Path(tempfile.mkdtemp(prefix="bph-runner-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    for rel in modules:
+        target = root / "runner" / "harness" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HARNESS_DIR / rel, target)
+    (root / "runner" / "run_child.py").write_text(
+        "import sys\nsys.path[:0] = sys.argv[1:3]\nfrom harness.grade.child import child_main\n"
+        "child_main(sys.argv[3:])\n")
+    compileall.compile_dir(root / "runner", quiet=1)
+    (root / "pylib").mkdir()
+    for d in _numpy_dirs():
+        (root / "pylib" / d.name).symlink_to(d)
+    _readable_tree(root)
+    return root
+
+
 class Workspace:
-    """A submission's folders: runner (the minimal harness), pylib (numpy only), sub (its own
-    copy of the submission), in (the job's arrays), out (what the child writes back), tmp."""
+    """A submission's folders: runner (the minimal harness) and pylib (numpy only), shared and
+    read-only; sub (its own copy of the submission), in (the job's arrays), out (what the child
+    writes back), tmp: its own."""
 
     def __init__(self, prefix: str):
         import tempfile
+        shared = _shared(RUNNER_MODULES)
+        self.runner, self.pylib = shared / "runner", shared / "pylib"
         self.root = Path(tempfile.mkdtemp(prefix=f"bph-{prefix}-"))
-        self.runner, self.pylib, self.sub = self.root / "runner", self.root / "pylib", self.root / "sub"
-        self.inputs, self.out, self.tmp = self.root / "in", self.root / "out", self.root / "tmp"
-        for d in (self.runner, self.pylib, self.sub, self.inputs, self.out, self.tmp):
+        self.sub, self.inputs, self.out, self.tmp = (self.root / n for n in ("sub", "in", "out", "tmp"))
+        for d in (self.sub, self.inputs, self.out, self.tmp):
             d.mkdir()
-        for rel in RUNNER_MODULES:
-            target = self.runner / "harness" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(HARNESS_DIR / rel, target)
-        (self.runner / "run_child.py").write_text(
-            "import sys\nsys.path[:0] = sys.argv[1:3]\nfrom harness.grade.child import child_main\n"
-            "child_main(sys.argv[3:])\n")
-        for d in _numpy_dirs():
-            (self.pylib / d.name).symlink_to(d)
         self.env = _allowed_env()
         self.root.chmod(0o711)
 
@@ -203,7 +222,7 @@ class Workspace:
         if mode is Mode.PROCESS:
             return {"env": self.child_env(mode)}
         uid = UID_BASE + slot
-        for path in (self.root, self.runner, self.pylib, self.sub, self.inputs):
+        for path in (self.sub, self.inputs):
             _readable_tree(path)
         for path in (self.out, self.tmp):
             os.chown(path, uid, uid)

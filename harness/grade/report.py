@@ -91,7 +91,7 @@ def gradescope(g: Graded, show_output: bool = False) -> dict:
                       "status": "passed" if c.passed else "failed", "visibility": c.visibility, "output": output})
     visible_failed = any(not c.passed and c.visibility == "visible" for c in g.checks)
     summary = [f"{g.status.word}: {g.score:g} / {g.max_score:g}"]
-    if g.problem and (g.problem_visible or g.status is Verdict.FAILED and visible_failed):
+    if g.problem and (visible_failed if g.status is Verdict.FAILED else g.problem_visible):
         summary.append(g.problem)
     elif g.problem:
         summary.append("a check that is not visible yet failed; its details show when its results are released")
@@ -102,7 +102,7 @@ def gradescope(g: Graded, show_output: bool = False) -> dict:
     if show_output and (g.stdout.strip() or g.stderr.strip()):
         summary += ["", "Output of your code:", (g.stdout + g.stderr)[:SHOWN_OUTPUT]]
     if g.sandbox:
-        summary += ["", f"Graded in the {g.sandbox} sandbox."]
+        summary += ["", f"Graded in the {g.sandbox} sandbox: {isolation.PROTECTS[isolation.Mode(g.sandbox)]}."]
     return {"score": g.score, "max_score": g.max_score, "execution_time": round(g.seconds, 3),
             "output": "\n".join(summary), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 

@@ -84,21 +84,29 @@ def run(argv, *, timeout_s: float, cwd: str, env: dict, limit: int = 20000,
     for d in drains:
         d.start()
     threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
-    timed_out = False
+    ended = threading.Event()
+    timed_out = threading.Event()
+
+    def watch():                     # the timeout, or `stop`: kill; the blocking wait() below sees it at once
+        deadline = start + timeout_s
+        while not ended.wait(0.05):
+            if stop.is_set() or time.perf_counter() > deadline:
+                if not stop.is_set():
+                    timed_out.set()
+                if proc.returncode is None:
+                    _kill_group(proc, reap=False)
+                return
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
-        while proc.poll() is None and not stop.is_set():
-            if time.perf_counter() - start > timeout_s:
-                timed_out = True
-                break
-            try:
-                proc.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                pass
-    finally:                         # timeout, or the parent interrupted: nothing may outlive us
+        proc.wait()
+    finally:                         # the parent interrupted: nothing may outlive us
+        ended.set()
         _kill_group(proc)
     for d in drains:
         d.join(timeout=5)
-    return Finished(None if timed_out else proc.returncode, timed_out, time.perf_counter() - start,
+    gone = timed_out.is_set()
+    return Finished(None if gone else proc.returncode, gone, time.perf_counter() - start,
                     drains[0].captured(), drains[1].captured())
 
 
@@ -114,9 +122,10 @@ def _feed(pipe, data: bytes) -> None:
             pass
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, reap: bool = True) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    proc.wait()
+    if reap:
+        proc.wait()
