@@ -5,7 +5,6 @@ keep full marks, the batch finishes, no file outside the submission changes, not
 survives, no secret reaches any output."""
 import hashlib
 import json
-import shutil
 import socket
 import threading
 import time
@@ -21,6 +20,7 @@ from harness.grade import isolation
 from . import misbehaving
 
 ATTACKS = Path(__file__).parent / "attacks"
+ATTACK_NAMES = sorted(p.stem for p in ATTACKS.glob("*.py") if not p.name.startswith("_"))
 MODE = next(m for m in isolation.Mode if not isolation.unavailable(m))
 STRICT = MODE is isolation.Mode.STRICT
 SECRET = "bph-secret-7f3a9c-do-not-leak"
@@ -53,11 +53,12 @@ def _processes_with(marker: bytes) -> list[int]:
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     folder = tmp_path_factory.mktemp("class")
-    names = sorted(p.stem for p in ATTACKS.glob("*.py"))
+    names = list(ATTACK_NAMES)
     if not STRICT:
         names = [n for n in names if n not in NEEDS_STRICT]
-    for name in names:
-        shutil.copy(ATTACKS / f"{name}.py", folder / f"{name}.py")
+    net = (ATTACKS / "_no_backprop.py").read_text()
+    for name in names:                                     # the net, then the attack (which may replace it)
+        (folder / f"{name}.py").write_text(net + "\n\n" + (ATTACKS / f"{name}.py").read_text())
     for i in range(2):                                    # correct classmates, in the same folder
         (folder / f"classmate_{i}.py").write_text(misbehaving.XOR)
     watched = {"batch folder": folder, "harness": Path(harness.__file__).parent,
@@ -118,7 +119,7 @@ def test_classmates_keep_full_marks(batch):
         assert s["status"] == "passed" and s["score"] == s["max_score"], s["problem"]
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in ATTACKS.glob("*.py")))
+@pytest.mark.parametrize("name", ATTACK_NAMES)
 def test_no_attack_earns_a_point_from_the_gradients(batch, name):
     if name not in batch["names"]:
         pytest.skip(f"{name} needs the strict sandbox; the strongest here is {MODE.value}: "
@@ -159,7 +160,9 @@ def test_no_network(batch):
 @pytest.mark.skipif(not STRICT, reason=f"memory across processes is shown in the strict sandbox (here: {MODE.value})")
 def test_memory_is_limited_for_the_whole_submission(batch):
     s = batch["by_name"]["memory_across_forks"]
-    if not isolation.Cgroups.make("bph-probe", 256).paths:
+    probe = isolation.Cgroups.make(f"bph-probe-{time.time_ns()}", 256)
+    probe.remove()
+    if not probe.paths:
         pytest.skip("cgroups cannot be made here: the memory cap is per process only")
     assert "3 of 3 children held" not in s["problem"], s["problem"]
 
