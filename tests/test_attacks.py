@@ -5,7 +5,9 @@ keep full marks, the batch finishes, no file outside the submission changes, not
 survives, no secret reaches any output."""
 import hashlib
 import json
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,7 +29,7 @@ SECRET = "bph-secret-7f3a9c-do-not-leak"
 PORT = 47613                                      # tests/attacks/network.py connects here
 # Attacks that would really hurt this machine (or this test run) outside the strict sandbox.
 NEEDS_STRICT = {"kill_grader", "sabotage_classmates", "read_secrets", "network", "call_harness_math",
-                "steal_reference"}
+                "steal_reference", "fill_disk"}
 # What the tripwire must flag, in any mode (file -> a fragment of one of its flags).
 FLAGGED = {"steal_reference": "imports reference_impls.xor", "call_harness_math": "imports harness.core",
            "daemon": "uses os.setsid", "kill_grader": "imports signal", "patch_the_runner": "reads or patches sys.modules",
@@ -64,6 +66,7 @@ def batch(tmp_path_factory):
     watched = {"batch folder": folder, "harness": Path(harness.__file__).parent,
                "reference_impls": Path(reference_impls.__file__).parent}
     before = {k: _digest(v) for k, v in watched.items()}
+    free_before = shutil.disk_usage(tempfile.gettempdir()).free
     received = []
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -101,9 +104,10 @@ def batch(tmp_path_factory):
         server.close()
     time.sleep(1.0)                                       # time for anything left behind to act
     after = {k: _digest(v) for k, v in watched.items()}
+    disk_free_drop = free_before - shutil.disk_usage(tempfile.gettempdir()).free
     doc = json.loads(results.read_text())
     return {"code": code, "doc": doc, "by_name": {Path(s["submission"]).stem: s for s in doc["submissions"]},
-            "before": before, "after": after, "received": received, "names": names, "gradescope": gradescope,
+            "before": before, "after": after, "disk_free_drop": disk_free_drop, "received": received, "names": names, "gradescope": gradescope,
             "results": results}
 
 
@@ -134,6 +138,14 @@ def test_nothing_outside_the_submissions_changed(batch):
         changed = {k for k in batch["before"][what].keys() | batch["after"][what].keys()
                    if batch["before"][what].get(k) != batch["after"][what].get(k)}
         assert not changed, f"{what}: {sorted(changed)[:5]}"
+
+
+def test_the_disk_is_not_filled(batch):
+    """fill_disk writes 1 MB files until it is refused: its results folder is a tmpfs sized for
+    its results, its /tmp counts against its memory."""
+    if "fill_disk" not in batch["names"]:
+        pytest.skip(f"fill_disk needs the strict sandbox (here: {MODE.value})")
+    assert batch["disk_free_drop"] < 200 * 1024 * 1024, batch["disk_free_drop"]
 
 
 def test_nothing_it_started_survives(batch):

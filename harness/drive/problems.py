@@ -11,6 +11,7 @@ from pathlib import Path
 from .adapter import AdapterError, ShapeError
 
 HARNESS_DIR = str(Path(__file__).resolve().parent.parent)
+MAX_TEXT = 4000          # characters of a problem's text kept from the grading child
 
 
 class Verdict(str, Enum):
@@ -72,8 +73,8 @@ class Problem:
 
     @staticmethod
     def from_json(data: dict) -> Problem:
-        return Problem(Verdict(data["kind"]), str(data["message"]), str(data.get("where", "")), str(data.get("line", "")),
-                       str(data.get("detail", "")))
+        return Problem(Verdict(data["kind"]), str(data["message"])[:MAX_TEXT], str(data.get("where", ""))[:MAX_TEXT],
+                       str(data.get("line", ""))[:MAX_TEXT], str(data.get("detail", ""))[:10 * MAX_TEXT])
 
 
 def describe(exc: BaseException, submission: str | None = None) -> Problem:

@@ -62,6 +62,7 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
             ev.save_inputs(ws.inputs / "inputs.npz", runs)
             job = ev.Job(assignment.adapter_for(f"{child_sub}/{rel}"), f"{child_sub}/{rel}", memory_mb, runs,
                          f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz", cpu_s=timeout_s)
+            ws.limit_out(len(runs) * job.largest_observation_bytes() + 1_000_000)
             kwargs = ws.popen_kwargs(mode, slot)
             groups = isolation.Cgroups.make(ws.root.name, memory_mb)
             try:

@@ -109,7 +109,7 @@ class Fatal:
 
 @dataclass(frozen=True)
 class Done:
-    pass
+    """Every run was attempted."""
 
 
 Event = Phase | Imported | RunDone | RunFailed | Partial | Fatal | Done

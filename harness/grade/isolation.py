@@ -193,7 +193,17 @@ class Workspace:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.out_mounted:
+            _umount(self.out)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    out_mounted = False
+
+    def limit_out(self, max_bytes: int) -> bool:
+        """Make `out` a tmpfs of `max_bytes` (as root): the child cannot fill the disk with many
+        files each under its file-size limit. False where it cannot be mounted."""
+        self.out_mounted = _mount_tmpfs(self.out, max_bytes)
+        return self.out_mounted
 
     # --- paths as the child sees them
     def seen(self, mode: Mode, real: Path, inside: str) -> str:
@@ -245,6 +255,26 @@ class Workspace:
                 (self.sub / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, self.sub / rel)
         return Path(submission.name)
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _mount_tmpfs(path: Path, max_bytes: int) -> bool:
+    if os.name != "posix" or os.geteuid() != 0:
+        return False
+    options = f"size={max(max_bytes, 1 << 20)},mode=0755".encode()
+    try:
+        return _libc().mount(b"tmpfs", str(path).encode(), b"tmpfs", 0, options) == 0
+    except OSError:
+        return False
+
+
+def _umount(path: Path) -> None:
+    _libc().umount2(str(path).encode(), 2)          # MNT_DETACH: gone even if a file is still open
 
 
 def _readable_tree(root: Path) -> None:
