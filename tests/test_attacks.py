@@ -107,8 +107,8 @@ def batch(tmp_path_factory):
     disk_free_drop = free_before - shutil.disk_usage(tempfile.gettempdir()).free
     doc = json.loads(results.read_text())
     return {"code": code, "doc": doc, "by_name": {Path(s["submission"]).stem: s for s in doc["submissions"]},
-            "before": before, "after": after, "disk_free_drop": disk_free_drop, "received": received, "names": names, "gradescope": gradescope,
-            "results": results}
+            "before": before, "after": after, "disk_free_drop": disk_free_drop, "received": received, "names": names,
+            "gradescope": gradescope, "results": results}
 
 
 def test_the_batch_finishes_and_grades_everyone(batch):
