@@ -93,15 +93,24 @@ def test_harness_env_prints_every_backend():
         assert "jax_enable_x64 True" in proc.stdout
 
 
+# Losses and activations added as one record each plus one line per framework backend.
+ADDED = [("mse_mean_all", ("tanh", "tanh"), 3, "sgd"), ("sse_mean_batch", ("tanh", "linear"), 3, "sgd"),
+         ("sse_sum_batch", ("leaky_relu", "sigmoid"), 2, "momentum"),
+         ("ce_probs_mean_batch", ("relu", "softmax"), 4, "sgd"), ("ce_probs_mean_batch", ("tanh", "softmax"), 3, "adam"),
+         ("bce_mean_batch", ("tanh", "sigmoid"), 1, "sgd"), ("bce_mean_batch", ("leaky_relu", "sigmoid"), 3, "sgd")]
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_an_activation_added_as_one_record_agrees_in_every_framework(dtype, require_backend):
-    """tanh was added as one Activation record plus one line per framework backend: the
-    frameworks, finite differences and the spec's own math (the grader's expected gradient) agree."""
+@pytest.mark.parametrize("loss, activations, outputs, optimizer", ADDED)
+def test_an_added_loss_or_activation_agrees_in_every_framework(loss, activations, outputs, optimizer, dtype,
+                                                                require_backend):
+    """The frameworks (forward, loss, gradients, steps), finite differences and the spec's own
+    math (the grader's expected gradient) agree on each added loss and activation."""
     available = [b for b in ("torch", "keras", "jax") if not backends.missing_reason(b)]
     if len(available) < 2:
         pytest.skip(f"needs two of torch, keras, jax; installed: {available or 'none'}")
-    spec = get_spec("relu_mse").replace(activations=("tanh", "tanh"), sizes=(6, 5, 3), batch=4, dtype=dtype,
-                                        seed=11)
+    spec = get_spec("relu_mse").replace(loss=loss, activations=activations, sizes=(6, 5, outputs), batch=4,
+                                        dtype=dtype, seed=11, optimizer=optimizer, steps=2 if optimizer != "sgd" else 1)
     rows = check_spec(spec, available)
     assert rows and all(r.status == "PASS" for r in rows), [(r.expected, r.actual, r.status) for r in rows]
     from harness.core import net

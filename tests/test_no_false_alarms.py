@@ -59,3 +59,24 @@ def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batc
                if isinstance(e, Outcome) and not e.partial}
     g = evaluate(assignment, submission, results)
     assert g.status == "passed", f"{spec.label()} lr {lr}\n{render(g)}"
+
+
+# The losses and activations beyond the reference nets: the frameworks and finite differences.
+FAMILIES = [("sse_mean_batch", "tanh", "linear"), ("sse_sum_batch", "leaky_relu", "sigmoid"),
+            ("ce_probs_mean_batch", "relu", "softmax"), ("ce_probs_mean_batch", "tanh", "softmax"),
+            ("bce_mean_batch", "tanh", "sigmoid"), ("bce_mean_batch", "leaky_relu", "sigmoid"),
+            ("mse_mean_all", "tanh", "tanh"), ("softmax_ce_mean_batch", "leaky_relu", "linear")]
+FRAMEWORKS = [n for n in ("torch", "keras", "jax") if not backends.missing_reason(n)]
+
+
+@pytest.mark.skipif(len(FRAMEWORKS) < 2, reason=f"needs two of torch, keras, jax; installed: {FRAMEWORKS}")
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(FAMILIES), n_in=st.integers(1, 9), n_hidden=st.integers(1, 9), n_out=st.integers(2, 6),
+       batch=st.integers(1, 7), seed=st.integers(0, 2**31), dtype=st.sampled_from(["float64", "float32"]),
+       lr=st.sampled_from([0.01, 0.1, 0.5, 1.0]))
+def test_added_losses_and_activations_never_disagree(family, n_in, n_hidden, n_out, batch, seed, dtype, lr):
+    loss, hidden, output = family
+    spec = get_spec("relu_mse").replace(loss=loss, activations=(hidden, output), sizes=(n_in, n_hidden, n_out),
+                                        batch=batch, seed=seed, dtype=dtype, lr=lr)
+    rows = check_spec(spec, FRAMEWORKS)
+    assert all(r.status == "PASS" for r in rows), f"{spec.label()} lr {lr}\n" + explain(rows, seed)

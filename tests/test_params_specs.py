@@ -74,3 +74,15 @@ def test_layout_shape_errors_are_clear():
         store("in_out", np.zeros((4, 3)), np.zeros((3, 4)))
     with pytest.raises(LayoutError, match="expects shape \\(1, n\\)"):
         to_canonical("row", np.zeros(3))
+
+
+@pytest.mark.parametrize("loss, activations, message", [
+    ("bce_mean_batch", ("relu", "linear"), "binary cross-entropy needs a sigmoid output layer, got linear"),
+    ("ce_probs_mean_batch", ("relu", "sigmoid"), "cross-entropy on probabilities needs a softmax output layer"),
+    ("mse_mean_all", ("relu", "softmax"), "softmax is only an output layer, under a loss written for it: "
+                                          "ce_probs_mean_batch"),
+    ("ce_probs_mean_batch", ("softmax", "softmax"), "softmax is only an output layer"),
+])
+def test_a_loss_and_its_output_layer_must_fit(loss, activations, message):
+    with pytest.raises(SpecError, match=message):
+        get_spec("relu_mse").replace(loss=loss, activations=activations)

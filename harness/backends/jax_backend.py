@@ -16,16 +16,22 @@ if os.environ.get("JAX_ENABLE_X64", "1").lower() not in ("0", "false"):
     jax.config.update("jax_enable_x64", True)
 
 from ..core import optim  # noqa: E402
+from ..core.activations import LEAKY_SLOPE  # noqa: E402
 from ..core.spec import Spec  # noqa: E402
 from .base import FrameworkBackend  # noqa: E402
 
 # One line per activation and per loss of harness.core (activations, losses).
-ACTIVATIONS = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda z: z, "tanh": jax.numpy.tanh}
+ACTIVATIONS = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda z: z, "tanh": jax.numpy.tanh,
+               "leaky_relu": lambda z: jax.nn.leaky_relu(z, LEAKY_SLOPE), "softmax": lambda z: jax.nn.softmax(z, axis=-1)}
 LOSSES = {
     "mse_mean_all": lambda y, t: jnp.mean((y - t) ** 2),
     "half_sse_mean_batch": lambda y, t: 0.5 * jnp.sum((y - t) ** 2) / y.shape[0],
     "half_sse_sum_batch": lambda y, t: 0.5 * jnp.sum((y - t) ** 2),
     "softmax_ce_mean_batch": lambda y, t: jnp.mean(optax.softmax_cross_entropy(y, t)),
+    "sse_mean_batch": lambda y, t: jnp.sum((y - t) ** 2) / y.shape[0],
+    "sse_sum_batch": lambda y, t: jnp.sum((y - t) ** 2),
+    "ce_probs_mean_batch": lambda y, t: -jnp.sum(t * jnp.log(y)) / y.shape[0],
+    "bce_mean_batch": lambda y, t: -jnp.sum(t * jnp.log(y) + (1 - t) * jnp.log1p(-y)) / y.shape[0],
 }
 
 

@@ -36,6 +36,7 @@ else:
         import tensorflow as tf  # noqa: E402
 
 from ..core import optim  # noqa: E402
+from ..core.activations import LEAKY_SLOPE  # noqa: E402
 from ..core.spec import Spec  # noqa: E402
 from .base import FrameworkBackend  # noqa: E402
 
@@ -50,6 +51,9 @@ class _TfOps:
     square = staticmethod(lambda x: tf.square(x))
     cast = staticmethod(lambda x, dtype: tf.cast(x, dtype))
     shape = staticmethod(lambda x: tf.shape(x))
+    log = staticmethod(lambda x: tf.math.log(x))
+    log1p = staticmethod(lambda x: tf.math.log1p(x))
+    where = staticmethod(lambda c, a, b: tf.where(c, a, b))
 
 
 _ops = keras.ops if KERAS3 else _TfOps
@@ -62,12 +66,17 @@ def _n(y):
 # One line per activation and per loss of harness.core (activations, losses). Means are written
 # as sum / count: on jax, keras.ops.mean reduces float64 in float32 precision (measured: Keras
 # 3.15, 9e-8 relative), which would hide every other difference.
-ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "linear": "linear", "tanh": "tanh"}
+ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "linear": "linear", "tanh": "tanh", "softmax": "softmax",
+               "leaky_relu": lambda x: _ops.where(x > 0, x, LEAKY_SLOPE * x)}
 LOSSES = {
     "mse_mean_all": lambda y, t: _ops.sum(_ops.square(y - t)) / (_n(y) * y.shape[-1]),
     "half_sse_mean_batch": lambda y, t: 0.5 * _ops.sum(_ops.square(y - t)) / _n(y),
     "half_sse_sum_batch": lambda y, t: 0.5 * _ops.sum(_ops.square(y - t)),
     "softmax_ce_mean_batch": lambda y, t: _ops.sum(keras.losses.categorical_crossentropy(t, y, from_logits=True)) / _n(y),
+    "sse_mean_batch": lambda y, t: _ops.sum(_ops.square(y - t)) / _n(y),
+    "sse_sum_batch": lambda y, t: _ops.sum(_ops.square(y - t)),
+    "ce_probs_mean_batch": lambda y, t: -_ops.sum(t * _ops.log(y)) / _n(y),        # no clipping, unlike Keras's own
+    "bce_mean_batch": lambda y, t: -_ops.sum(t * _ops.log(y) + (1 - t) * _ops.log1p(-y)) / _n(y),
 }
 
 

@@ -7,16 +7,22 @@ import torch
 import torch.nn.functional as F
 
 from ..core import optim
+from ..core.activations import LEAKY_SLOPE
 from ..core.spec import Spec
 from .base import FrameworkBackend
 
 # One line per activation and per loss of harness.core (activations, losses).
-ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "linear": torch.nn.Identity, "tanh": torch.nn.Tanh}
+ACTIVATIONS = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "linear": torch.nn.Identity, "tanh": torch.nn.Tanh,
+               "leaky_relu": lambda: torch.nn.LeakyReLU(LEAKY_SLOPE), "softmax": lambda: torch.nn.Softmax(dim=1)}
 LOSSES = {
     "mse_mean_all": lambda y, t: F.mse_loss(y, t),
     "half_sse_mean_batch": lambda y, t: 0.5 * F.mse_loss(y, t, reduction="sum") / y.shape[0],
     "half_sse_sum_batch": lambda y, t: 0.5 * F.mse_loss(y, t, reduction="sum"),
     "softmax_ce_mean_batch": lambda y, t: F.cross_entropy(y, t.argmax(dim=1)),
+    "sse_mean_batch": lambda y, t: F.mse_loss(y, t, reduction="sum") / y.shape[0],
+    "sse_sum_batch": lambda y, t: F.mse_loss(y, t, reduction="sum"),
+    "ce_probs_mean_batch": lambda y, t: -(t * torch.log(y)).sum() / y.shape[0],
+    "bce_mean_batch": lambda y, t: F.binary_cross_entropy(y, t, reduction="sum") / y.shape[0],
 }
 _DTYPE = {"float64": torch.float64, "float32": torch.float32}
 

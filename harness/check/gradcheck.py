@@ -39,10 +39,11 @@ def _as64(params):
 
 
 def _relu_signs(spec: Spec, params, X):
-    if "relu" not in spec.activations:
+    """The signs of the pre-activations of every kinked activation (relu, leaky relu)."""
+    if not any(a.kinked for a in spec.activation_records):
         return []
     _, zs = model.forward(spec, params, X, keep_preactivations=True)
-    return [np.signbit(z) for z, act in zip(zs, spec.activations, strict=True) if act == "relu"]
+    return [np.signbit(z) for z, act in zip(zs, spec.activation_records, strict=True) if act.kinked]
 
 
 def _central(spec, params, X, T, name, direction, signs):

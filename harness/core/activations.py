@@ -18,10 +18,21 @@ class Activation:
     # (sigmoid: a (1 - a)). Two typical bugs follow from it: applying it to z instead of a, and
     # taking f' at a = f(z). None when such a form is not used (relu, linear).
     slope_of_output: Callable | None = None
+    kinked: bool = False          # f' jumps at 0: finite differences must not step across it
+    output_only: bool = False     # not elementwise (softmax): only an output layer whose slope the loss folds;
+                                  # `slope` is then an elementwise bound of its sensitivity, for round-off only
 
     @property
     def is_identity(self) -> bool:
         return self.name == "linear"
+
+
+LEAKY_SLOPE = 0.01
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _sigmoid(z):
@@ -31,8 +42,11 @@ def _sigmoid(z):
 
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
-    Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(np.float64)),
+    Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(np.float64), kinked=True),
+    Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+               lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE), kinked=True),
     Activation("sigmoid", _sigmoid, lambda z, a: a * (1 - a), slope_of_output=lambda a: a * (1 - a)),
     Activation("linear", lambda z: z, lambda z, a: np.ones_like(z)),
     Activation("tanh", np.tanh, lambda z, a: 1 - a * a, slope_of_output=lambda a: 1 - a * a),
+    Activation("softmax", _softmax, lambda z, a: 2 * a, output_only=True),
 )}

@@ -31,7 +31,10 @@ class Loss:
     residual: Callable                 # (y, t) -> r with d loss / d y = coefficient(N, K) * r
     residual_terms: Callable           # (y, t) -> per entry, the sum of |terms| making up r
     coefficient: Callable              # (N, K) -> float
-    folds_output_activation: bool = False   # d/dy already includes the output layer (softmax): linear output
+    # The output activation this loss is written for, whose slope its residual already includes
+    # (softmax cross-entropy on logits: linear; on probabilities: softmax; BCE: sigmoid): the
+    # residual is then the derivative with respect to the last pre-activation. None: any output.
+    pairs_with: str | None = None
     one_hot_targets: bool = False
 
     def delta(self, y, t):
@@ -56,5 +59,19 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          "softmax cross-entropy of logits y with one-hot t, averaged over the batch",
          "(softmax(y) - t) / N", lambda y, t: float(-np.sum(t * _log_softmax(y)) / y.shape[0]),
          lambda y, t: _softmax(y) - t, lambda y, t: _softmax(y) + np.abs(t), lambda n, k: 1.0 / n,
-         folds_output_activation=True, one_hot_targets=True),
+         pairs_with="linear", one_hot_targets=True),
+    _squared("sse_mean_batch", "sum over outputs of (y - t)^2 (no 1/2), averaged over the batch", "2 (y - t) / N",
+             lambda n, k: 2.0 / n, lambda y, t: float(np.sum((y - t) ** 2) / y.shape[0])),
+    _squared("sse_sum_batch", "sum over outputs and the batch of (y - t)^2 (no 1/2)", "2 (y - t)",
+             lambda n, k: 2.0, lambda y, t: float(np.sum((y - t) ** 2))),
+    Loss("ce_probs_mean_batch", "cross-entropy on probabilities",
+         "cross-entropy of softmax probabilities y with one-hot t, averaged over the batch",
+         "(y - t) / N with respect to the logits (softmax and log cancel)",
+         lambda y, t: float(-np.sum(t * np.log(y)) / y.shape[0]), lambda y, t: y - t,
+         lambda y, t: np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="softmax", one_hot_targets=True),
+    Loss("bce_mean_batch", "binary cross-entropy",
+         "binary cross-entropy of sigmoid outputs y with targets t, summed over outputs, averaged over the batch",
+         "(y - t) / N with respect to the pre-activation (sigmoid' and the log's derivative cancel)",
+         lambda y, t: float(-np.sum(t * np.log(y) + (1 - t) * np.log1p(-y)) / y.shape[0]), lambda y, t: y - t,
+         lambda y, t: 1 + np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="sigmoid"),
 )}

@@ -43,19 +43,23 @@ class Deviation:
     slope_formula_on_z   the activation-form derivative (sigmoid: a(1 - a)) applied to the pre-activation z
     stale_weights        deltas below layer `layer` backpropagated through W_layer already
                          updated with lr (the later layer was updated first)
+    slope_not_folded     the output activation's slope applied again, though the loss's derivative
+                         already includes it (BCE after a sigmoid, cross-entropy after a softmax)
     """
     kind: str
     layer: int
 
 
 def _slope_folded(spec: Spec, layer: int) -> bool:
-    return layer == spec.n_layers and spec.loss_record.folds_output_activation
+    return layer == spec.n_layers and spec.loss_record.pairs_with is not None
 
 
 def deviations(spec: Spec) -> list[Deviation]:
     """Every deviation that changes something for this spec."""
     out = []
     for i, act in enumerate(spec.activation_records, start=1):
+        if _slope_folded(spec, i) and not act.is_identity and not act.output_only:
+            out.append(Deviation("slope_not_folded", i))
         if not act.is_identity and not _slope_folded(spec, i):
             out.append(Deviation("missing_slope", i))
         if act.slope_of_output is not None:
@@ -67,9 +71,9 @@ def deviations(spec: Spec) -> list[Deviation]:
 
 def _slope(spec: Spec, layer: int, z, a, deviation: Deviation | None):
     act = spec.activation_records[layer - 1]
-    if _slope_folded(spec, layer):
-        return np.ones_like(z)
     kind = deviation.kind if deviation and deviation.layer == layer else None
+    if _slope_folded(spec, layer):
+        return act.slope(z, a) if kind == "slope_not_folded" else np.ones_like(z)
     if kind == "missing_slope":
         return np.ones_like(z)
     if kind == "slope_at_activation":

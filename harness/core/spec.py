@@ -98,9 +98,17 @@ def validate(spec: Spec) -> Spec:
             raise SpecError(f"{spec.name}: unknown activation {act!r}; valid: {', '.join(ACTIVATIONS)}")
     if spec.loss not in LOSSES:
         raise SpecError(f"{spec.name}: unknown loss {spec.loss!r}; valid: {', '.join(LOSSES)}")
-    if spec.loss_record.folds_output_activation and (spec.activations[-1] != "linear" or spec.sizes[-1] < 2):
-        raise SpecError(f"{spec.name}: {spec.loss_record.title} needs a linear output layer (logits) with >= 2 "
-                        "classes")
+    loss = spec.loss_record
+    if loss.pairs_with and (spec.activations[-1] != loss.pairs_with or (loss.one_hot_targets and spec.sizes[-1] < 2)):
+        raise SpecError(f"{spec.name}: {loss.title} needs a {loss.pairs_with} output layer"
+                        + (" (logits)" if loss.pairs_with == "linear" else "")
+                        + (" with >= 2 classes" if loss.one_hot_targets else "")
+                        + f", got {spec.activations[-1]} with {spec.sizes[-1]} output(s)")
+    for i, act in enumerate(spec.activation_records, start=1):
+        if act.output_only and (i != spec.n_layers or loss.pairs_with != act.name):
+            paired = [n for n, r in LOSSES.items() if r.pairs_with == act.name]
+            raise SpecError(f"{spec.name}: {act.name} is only an output layer, under a loss written for it: "
+                            f"{', '.join(paired)}")
     if spec.batch <= 0:
         raise SpecError(f"{spec.name}: batch must be >= 1, got {spec.batch}")
     if spec.dtype not in DTYPES:

@@ -97,6 +97,9 @@ CAUSES: dict[str, Cause] = {
     "bias_not_reduced": Cause("bias gradient not reduced over the batch", _text(
         "the bias gradient is the delta summed over the batch: db = delta.sum(axis=0), shape (n,), not one row per "
         "sample")),
+    "slope_not_folded": Cause("output activation's derivative applied twice", _text(
+        "the loss is {c.loss}; its derivative with respect to the output layer's pre-activation is {c.derivative}: "
+        "the {c.activation} derivative is already in it, do not multiply by it again")),
     "stale_weights": Cause("stale weights: a layer updated before the delta below it was computed", _text(
         "compute every delta before changing any weight: the delta below layer {c.layer} used W{c.layer} after its "
         "update")),
@@ -269,7 +272,8 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
             candidates.append((len(hits), dev, hits))
     for _, dev, hits in sorted(candidates, key=lambda c: -c[0])[:1]:
         cause = {"missing_slope": "missing_act_deriv", "slope_at_activation": "deriv_at_activation",
-                 "slope_formula_on_z": "deriv_formula_on_z", "stale_weights": "stale_weights"}[dev.kind]
+                 "slope_formula_on_z": "deriv_formula_on_z", "stale_weights": "stale_weights",
+                 "slope_not_folded": "slope_not_folded"}[dev.kind]
         claim(cause, hits, f"matches backprop with this bug at layer {dev.layer} in every run", dev.layer)
     # 3. constant factors, grouped by the factor
     by_factor: dict = {}

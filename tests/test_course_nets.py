@@ -1,0 +1,38 @@
+"""Nets in the styles courses ask for, with the losses and activations beyond the five reference
+nets, graded through the sandbox: the correct one passes, each one-line bug fails on the
+parameters it touches."""
+from pathlib import Path
+
+import pytest
+
+from harness.drive.assignment import load
+from harness.grade.batch import grade
+
+HERE = Path(__file__).parent / "course_nets"
+BCE = (HERE / "bce_tanh.py").read_text()
+
+# one-line bugs: name -> (line, replacement, the gradients that must fail, the cause the diagnosis names)
+BCE_BUGS = {
+    "sigmoid_slope_not_cancelled": ("        dz_out = (p - Y) / len(X)", "        dz_out = (p - Y) * p * (1 - p) / len(X)",
+                                    {"W1", "b1", "W2", "b2"}, "slope_not_folded"),
+    "tanh_slope_on_z": ("        dz_hidden = dh * (1 - self.h ** 2)",
+                        "        dz_hidden = dh * (1 - (X @ self.params['hidden']['W'] + self.params['hidden']['b']) ** 2)",
+                        {"W1", "b1"}, "deriv_formula_on_z"),
+    "not_averaged": ("        dz_out = (p - Y) / len(X)", "        dz_out = p - Y", {"W1", "b1", "W2", "b2"}, "scale_batch"),
+}
+
+
+def test_the_correct_binary_classifier_passes_with_float32_and_hidden_cases(tmp_path):
+    g = grade(str(HERE / "bce_tanh.py"), load(str(HERE / "bce_tanh.toml")))
+    assert g.passed and g.score == g.max_score, g.problem
+
+
+@pytest.mark.parametrize("bug", list(BCE_BUGS))
+def test_each_bug_fails_the_gradients_it_touches(bug, tmp_path):
+    old, new, touched, cause = BCE_BUGS[bug]
+    assert BCE.count(old) == 1
+    (tmp_path / "bce_tanh.py").write_text(BCE.replace(old, new))
+    g = grade(str(tmp_path / "bce_tanh.py"), load(str(HERE / "bce_tanh.toml")))
+    failed = {c.id.param for c in g.checks if c.id.param and not c.passed}
+    assert g.status == "failed" and failed == touched, (g.status, failed, g.problem)
+    assert g.diagnosis.primary == cause, g.problem
