@@ -73,6 +73,15 @@ HW3_TEXT = HW3.read_text()
     (('returns = "grads"', 'returns = "gradients"'), "returns = 'gradients'; valid: output, loss"),
     (("weight = 2", "weight = -1"), "weight must be a number >= 0"),
     (('[assignment]', '[assignment'), "not valid TOML"),
+    (("batch = 5", 'batch = "6"'), "[assignment]: batch = '6' must be a whole number"),
+    (("seed = 3", "seed = 1.5"), "cases[1]: seed = 1.5 must be a whole number"),
+    (('init = { n_in = "sizes.0", n_hidden = "sizes.1", n_out = "sizes.2" }', 'init = "x"'),
+     "code.init must be a table of keyword = value"),
+    (('init = { n_in = "sizes.0"', 'init = { n_in = 3'), "code.init.n_in = 3; valid: lr, seed, dtype"),
+    (('args = ["output", "T"]', 'args = ["output", "targets"]'),
+     "code.loss: unknown argument(s) 'targets'; valid: model, X, T, lr, rows, epochs, output, labels"),
+    (("sizes = [4, 6, 3]", 'sizes = [4, "6", 3]'), "sizes = [4, '6', 3] must list whole numbers"),
+    (("timeout_s = 30", "timeout_s = true"), "timeout_s = True must be a number"),
 ])
 def test_broken_assignment_files_say_what_is_valid(tmp_path, edit, message):
     old, new = edit

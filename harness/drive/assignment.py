@@ -24,6 +24,23 @@ BUILTIN_DIR = Path(__file__).parent / "assignments"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
 RETURNS = ("output", "loss", "loss,output", "output,loss", "grads", "none")
 INIT_VALUES = ("lr", "seed", "dtype")   # and sizes.<i>
+CALL_ARGS = ("model", "X", "T", "lr", "rows", "epochs", "output", "labels", "x")   # x: one row, with per_row
+# The type each key must have, checked before anything uses it.
+_TYPES = {"name": str, "title": str, "spec": str, "loss": str, "reference": str, "file": str, "dtype": str,
+          "visibility": str, "batch": int, "seed": int, "lr": (int, float), "weight": (int, float),
+          "timeout_s": (int, float), "memory_mb": int, "sizes": list, "activations": list}
+
+
+def _check_types(table: dict, where: str) -> dict:
+    for key, value in table.items():
+        kind = _TYPES.get(key)
+        if kind and (isinstance(value, bool) or not isinstance(value, kind)):
+            words = {str: "a string", int: "a whole number", list: "a list"}.get(kind, "a number")
+            raise AssignmentError(f"{where}: {key} = {value!r} must be {words}")
+    for key, item in (("sizes", int), ("activations", str)):
+        if key in table and not all(isinstance(v, item) and not isinstance(v, bool) for v in table[key]):
+            raise AssignmentError(f"{where}: {key} = {table[key]!r} must list {'whole numbers' if item is int else 'names'}")
+    return table
 
 
 class AssignmentError(ValueError):
@@ -100,6 +117,8 @@ def load(ref: str) -> Assignment:
         return _parse(data, str(path))
     except (SpecError, AssignmentError) as exc:
         raise AssignmentError(f"{path}: {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:   # a value of a type no check above foresaw
+        raise AssignmentError(f"{path}: a value has the wrong type ({type(exc).__name__}: {exc})") from None
 
 
 @functools.cache
@@ -131,14 +150,24 @@ def _call(value, where: str) -> Call:
     returns = spec.get("returns", "none")
     if returns not in RETURNS:
         raise AssignmentError(f"{where}: returns = {returns!r}; valid: {', '.join(RETURNS)}")
-    return Call(spec["call"], tuple(spec.get("args", ())), returns, bool(spec.get("per_row", False)))
+    args, per_row = spec.get("args", []), spec.get("per_row", False)
+    if not isinstance(spec["call"], str) or not isinstance(args, list) or not isinstance(per_row, bool):
+        raise AssignmentError(f"{where}: call must be a name, args a list of names, per_row true or false")
+    valid = CALL_ARGS if per_row else CALL_ARGS[:-1]
+    unknown = [a for a in args if a not in valid]
+    if unknown:
+        raise AssignmentError(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}"
+                              + ("" if per_row else " (x, one row of X, with per_row = true)"))
+    return Call(spec["call"], tuple(args), returns, per_row)
 
 
 def _init(mapping: dict, spec: Spec, where: str) -> tuple:
+    if not isinstance(mapping, dict):
+        raise AssignmentError(f"{where} must be a table of keyword = value, e.g. {{ n_in = \"sizes.0\" }}")
     out = []
     for kw, value in mapping.items():
-        ok = value in INIT_VALUES or (value.startswith("sizes.") and value[6:].isdigit()
-                                      and int(value[6:]) < len(spec.sizes))
+        ok = isinstance(value, str) and (value in INIT_VALUES or value.startswith("sizes.") and value[6:].isdigit()
+                                         and int(value[6:]) < len(spec.sizes))
         if not ok:
             raise AssignmentError(f"{where}.{kw} = {value!r}; valid: {', '.join(INIT_VALUES)} or "
                                   f"sizes.0 .. sizes.{len(spec.sizes) - 1}")
@@ -176,6 +205,7 @@ def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
 
 
 def _spec(head: dict) -> Spec:
+    _check_types(head, "[assignment]")
     base = get_spec(head.get("spec", ""))
     overrides = {k: head[k] for k in ("sizes", "activations", "loss", "batch", "lr", "seed") if k in head}
     if "activations" in overrides:
@@ -184,7 +214,8 @@ def _spec(head: dict) -> Spec:
 
 
 def _case(raw: dict, i: int, spec: Spec) -> Case:
-    c = _table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "visibility", "weight"), f"cases[{i}]")
+    c = _check_types(_table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "visibility", "weight"),
+                            f"cases[{i}]"), f"cases[{i}]")
     visibility = c.get("visibility", "visible")
     if visibility not in VISIBILITIES:
         raise AssignmentError(f"cases[{i}]: visibility {visibility!r}; valid: {', '.join(VISIBILITIES)}")

@@ -86,6 +86,20 @@ def _keywords(factory) -> set | None:
     return {n for n, p in sig.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
+def _check_accepts(factory, name: str, kwargs: dict) -> None:
+    """The constructor takes the assignment's keyword arguments, or an AdapterError saying so."""
+    import inspect
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return                                   # no signature to read (a builtin): let the call decide
+    try:
+        sig.bind(**kwargs)
+    except TypeError as exc:
+        raise AdapterError(f"{name}{sig} cannot be called with the assignment's arguments "
+                           f"{', '.join(f'{k}=' for k in kwargs) or '(none)'}: {exc}") from None
+
+
 def numeric(value, what: str) -> np.ndarray:
     """The value as a float array, or an AdapterError that says what came back instead."""
     if value is None:
@@ -164,6 +178,7 @@ class Session:
             accepted = _keywords(factory)
             kwargs.update({kw: _init_value(key, self.spec) for kw, key in a.optional_init
                            if accepted is None or kw in accepted})
+        _check_accepts(factory, a.factory, kwargs)
         return factory(**kwargs)
 
     def write(self, model, params) -> None:
@@ -268,6 +283,13 @@ class Observation:
     inputs: tuple = ()                # (X, T, rows) as the code left them, per batch handed to it, in order
 
 
+def per_sample_scale(spec: Spec, n: int) -> float:
+    """What the sum of n one-row gradients is multiplied by to give the batch's: 1 for a loss
+    summed over the batch, 1/n for one averaged over it (from the Loss record's coefficient)."""
+    loss, k = spec.loss_record, spec.sizes[-1]
+    return loss.coefficient(n, k) / loss.coefficient(1, k)
+
+
 def per_sample_updates(adapter: Adapter, n: int) -> bool:
     return bool(adapter.update) and adapter.update_per_sample and n > 1
 
@@ -337,9 +359,10 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
         if len(obs.per_sample) != len(X):
             raise AdapterError(f"{len(obs.per_sample)} per-sample updates for {len(X)} rows")
         recovered = {k: np.zeros_like(v) for k, v in loaded.items()}
+        scale = per_sample_scale(spec, len(X))
         for after in obs.per_sample:
             for k in recovered:
-                recovered[k] += (loaded[k] - _same_shapes(loaded, after)[k]) / spec.lr
+                recovered[k] += (loaded[k] - _same_shapes(loaded, after)[k]) / spec.lr * scale
         notes.append("the update steps per sample: each row's gradient taken from fresh weights and summed")
         if grads is None:
             grads, updates_summed = recovered, len(X)

@@ -92,7 +92,7 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
                         "bytes of each stream")
     results = {k: _relocated(v, child_sub, path) for k, v in seen.results.items()}
     graded = evaluate(assignment, str(path), results, fatal and _relocated(fatal, child_sub, path), notes,
-                      stdout.replace(child_sub, str(path.parent)), stderr.replace(child_sub, str(path.parent)),
+                      stdout.replace(child_sub + "/", f"{path.parent}/"), stderr.replace(child_sub + "/", f"{path.parent}/"),
                       done.seconds, seen.partials)
     return dataclasses.replace(graded, staff_flags=flags)
 
@@ -102,8 +102,8 @@ def _relocated(result, child_dir: str, path: Path):
     if not isinstance(result, Problem):
         return result
     real = str(path.resolve().parent)
-    return dataclasses.replace(result, message=result.message.replace(child_dir, real),
-                               where=result.where.replace(child_dir, real))
+    return dataclasses.replace(result, message=result.message.replace(child_dir + "/", real + "/"),
+                               where=result.where.replace(child_dir + "/", real + "/"))
 
 
 @dataclass

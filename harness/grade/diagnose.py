@@ -19,6 +19,7 @@ import numpy as np
 from ..core import net as model
 from ..core.run import Run
 from ..core.spec import Spec
+from ..drive.runner import per_sample_scale
 
 MATCH_RTOL = 1e-6          # float64 runs only: a wrong hypothesis misses by O(1), round-off is ~1e-13
 
@@ -161,7 +162,8 @@ class Trial:
             return model.backprop(self.spec, self.params, self.X, self.T, deviation, self.spec.lr)
         rows = [model.backprop(self.spec, self.params, self.X[i:i + 1], self.T[i:i + 1], deviation, self.spec.lr)
                 for i in range(len(self.X))]
-        return {k: sum(r[k] for r in rows) for k in rows[0]}
+        scale = per_sample_scale(self.spec, len(self.X))
+        return {k: sum(r[k] for r in rows) * scale for k in rows[0]}
 
 
 def _close(actual, predicted) -> bool:

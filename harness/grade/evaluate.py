@@ -178,8 +178,12 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
             note_list += [n for n in r.notes if n not in note_list]
     diagnosis = _diagnosis(runs, results, failed)
     visibility = {case.name: case.visibility for case in assignment.cases}
-    problems = sorted((r for r in results.values() if isinstance(r, Problem)),
+    problems = sorted((r for k, r in results.items() if isinstance(r, Problem) and k in visibility),
                       key=lambda p: _problem_case(results, p, visibility) != "visible")
+    for run_id, r in results.items():        # an unscored probe that raised: said, not scored
+        if isinstance(r, Problem) and run_id not in visibility:
+            note_list.append(f"an unscored diagnosis run ({runs[run_id].label()}) ended in "
+                             f"{r.kind.word}: {r.text().splitlines()[0]}")
     grader = [p for p in [fatal, *problems] if p is not None and p.kind is Verdict.GRADER]
     first = (grader + ([fatal] if fatal else problems))[:1]
     if first:

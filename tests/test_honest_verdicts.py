@@ -1,0 +1,61 @@
+"""Verdicts that say what happened and nothing more: each was wrong before (a correct net
+failed, the harness's own crash or a probe's blamed on the student, a constructor mismatch
+called an error in the harness)."""
+from pathlib import Path
+
+import harness
+import reference_impls
+from harness.drive.assignment import load
+from harness.grade.batch import grade
+
+from . import misbehaving
+
+REF = Path(reference_impls.__file__).parent
+
+
+def test_per_sample_training_under_a_batch_mean_loss_is_not_failed(tmp_path):
+    """linear_221 steps once per row; with the loss averaged over the batch, the batch's gradient
+    is the mean of the rows' (it was taken as their sum: correct code failed at batch > 1)."""
+    text = (Path(harness.__file__).parent / "drive" / "assignments" / "linear_221.toml").read_text()
+    assert 'spec = "linear_221"' in text
+    toml = tmp_path / "mean.toml"
+    toml.write_text(text.replace('spec = "linear_221"', 'spec = "linear_221"\nloss = "half_sse_mean_batch"')
+                    .replace('reference = "reference_impls.linear_221"', ""))
+    g = grade(str(REF / "linear_221.py"), load(str(toml)))
+    assert g.passed, g.problem
+    assert any("per sample" in n for n in g.notes)
+
+
+def test_a_constructor_that_rejects_the_assignments_arguments_is_an_api_mismatch(tmp_path):
+    source = misbehaving.XOR.replace("def __init__(self, n_in=2, n_hidden=4, n_out=1, seed=0, dtype=np.float64):",
+                                     "def __init__(self, inputs, hidden, outputs):\n"
+                                     "        n_in, n_hidden, n_out, seed, dtype = inputs, hidden, outputs, 0, np.float64")
+    assert source != misbehaving.XOR
+    (tmp_path / "sub.py").write_text(source)
+    g = grade(str(tmp_path / "sub.py"), load("xor"))
+    assert g.status == "api", g.problem
+    assert "cannot be called with the assignment's arguments n_in=, n_hidden=, n_out=" in g.problem
+
+
+def test_a_forward_output_of_the_wrong_shape_is_the_codes_wrong_shape(tmp_path):
+    """forward returns its output transposed, and backward runs its own forward pass, so the code
+    itself never trips over it: the harness used to crash computing with that output and blame
+    the student for a line of its own."""
+    source = misbehaving.XOR.replace("        return sigmoid(self.hidden @ self.w_out + self.b_out)\n",
+                                     "        return sigmoid(self.hidden @ self.w_out + self.b_out).T\n")
+    source = source.replace("        error = y - y_hat\n", "        y_hat = self.forward(X).T\n        error = y - y_hat\n")
+    (tmp_path / "sub.py").write_text(source)
+    g = grade(str(tmp_path / "sub.py"), load("xor"))
+    assert g.status == "shape", g.problem
+    assert "forward returned an output of shape (1, 4), expected (4, 1)" in g.problem
+
+
+def test_an_unscored_probe_that_raises_is_a_note_not_the_verdict(tmp_path):
+    """xor's cases have batches 4, 6 and 5; the first diagnosis probe has batch 3."""
+    source = misbehaving.XOR.replace("        error = y - y_hat\n",
+                                     "        if len(X) == 3:\n            raise ValueError('three rows')\n"
+                                     "        error = y - y_hat\n")
+    (tmp_path / "sub.py").write_text(source)
+    g = grade(str(tmp_path / "sub.py"), load("xor"))
+    assert g.passed and g.score == g.max_score, g.problem
+    assert any("unscored diagnosis run" in n and "three rows" in n for n in g.notes), g.notes
