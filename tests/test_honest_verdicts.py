@@ -59,3 +59,23 @@ def test_an_unscored_probe_that_raises_is_a_note_not_the_verdict(tmp_path):
     g = grade(str(tmp_path / "sub.py"), load("xor"))
     assert g.passed and g.score == g.max_score, g.problem
     assert any("unscored diagnosis run" in n and "three rows" in n for n in g.notes), g.notes
+
+
+def test_a_loss_the_harness_computes_is_never_scored_as_the_students():
+    """xor's code reports no loss: no loss check at all (it would grade the harness's own
+    computation from the output), and the report says how the loss was had."""
+    g = grade(str(REF / "xor.py"), load("xor"))
+    assert g.passed and not any(c.id.kind == "loss" for c in g.checks)
+    assert any("loss computed by the harness" in n for n in g.notes)
+
+
+def test_an_assignment_scoring_a_loss_the_code_does_not_report_is_refused(tmp_path):
+    import pytest
+
+    from harness.drive.assignment import AssignmentError
+    text = (Path(__file__).parent / "custom_assignment" / "hw3.toml").read_text()
+    line = 'loss = { call = "loss", args = ["output", "T"], returns = "loss" }\n'
+    assert text.count(line) == 1
+    (tmp_path / "a.toml").write_text(text.replace(line, ""))
+    with pytest.raises(AssignmentError, match=r"\[scoring\] loss = 1, but the code reports no loss"):
+        load(str(tmp_path / "a.toml"))

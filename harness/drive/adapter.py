@@ -56,6 +56,11 @@ class Adapter:
     lr_attr: str | None = None                    # attribute the update reads lr from
     update_per_sample: bool = False               # update() steps once per row, not once per batch
 
+    @property
+    def reports_loss(self) -> bool:
+        """The code computes a loss itself (a loss call, or a forward call returning one)."""
+        return self.loss is not None or "loss" in self.forward.returns
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 

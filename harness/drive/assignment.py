@@ -241,6 +241,13 @@ def _parse(data: dict, source: str) -> Assignment:
     for kind, value in points.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {value!r}")
+    adapter = _adapter(data.get("code", {}), spec, head["name"])
+    if not adapter.reports_loss:
+        if points.get("loss", 0) > 0:
+            raise AssignmentError(f"[scoring] loss = {points['loss']!r}, but the code reports no loss (no `loss` call, "
+                                  "and forward does not return one): the points would go to the harness's own "
+                                  "computation; set loss = 0, or name the call that returns the code's loss")
+        points["loss"] = 0
     scoring = Scoring(**{kind: float(value) for kind, value in points.items()})
     raw_cases = data.get("cases") or [{"name": "default sizes"}]
     if not isinstance(raw_cases, list):
@@ -256,7 +263,7 @@ def _parse(data: dict, source: str) -> Assignment:
     if reference and (reference.endswith(".py") or "/" in reference):
         reference = str((Path(source).parent / reference).resolve())
     return Assignment(name=head["name"], title=head.get("title", head["name"]), spec=spec,
-                      adapter=_adapter(data.get("code", {}), spec, head["name"]), cases=cases, scoring=scoring,
+                      adapter=adapter, cases=cases, scoring=scoring,
                       timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
                       show_output=_flag(head, "show_output"), source=source)
 

@@ -53,9 +53,10 @@ class CheckId:
         return getattr(scoring, self.kind.value)
 
 
-def check_ids(spec: Spec, scoring: Scoring) -> list[CheckId]:
-    """The checks of one case, in report order."""
-    return [CheckId(CheckKind.FORWARD), CheckId(CheckKind.LOSS),
+def check_ids(spec: Spec, scoring: Scoring, reports_loss: bool = True) -> list[CheckId]:
+    """The checks of one case, in report order; no loss check for code that reports no loss (the
+    harness's own computation from the output is never scored as the student's)."""
+    return [CheckId(CheckKind.FORWARD), *([CheckId(CheckKind.LOSS)] if reports_loss else []),
             *(CheckId(CheckKind.GRADIENT, p) for p in spec.param_names),
             *([CheckId(CheckKind.STEP)] if scoring.step > 0 else []), CheckId(CheckKind.INPUTS)]
 
@@ -118,11 +119,12 @@ def _check_of(stage: str, name: str) -> CheckId:
     return CheckId(CheckKind.GRADIENT, name) if stage == "gradients" else CheckId(CheckKind(stage))
 
 
-def case_checks(case: Case, result, scoring: Scoring, partial: Run | None = None) -> tuple[list[Check], dict]:
+def case_checks(case: Case, result, scoring: Scoring, partial: Run | None = None,
+                reports_loss: bool = True) -> tuple[list[Check], dict]:
     """The checks of one case, and per CheckId whether it failed (for the diagnosis).
     result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
     spec, w = case.spec, case.weight
-    ids = check_ids(spec, scoring)
+    ids = check_ids(spec, scoring, reports_loss)
     problem = result if isinstance(result, Problem) else None
     run = partial if problem else result
     messages: dict[CheckId, list[str]] = {i: [] for i in ids}
@@ -168,7 +170,8 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     missing = fatal or Problem(Verdict.CRASHED, "the process ended before this case ran")
     checks, failed = [], {}
     for case in assignment.cases:
-        cs, f = case_checks(case, results.get(case.name, missing), assignment.scoring, (partials or {}).get(case.name))
+        cs, f = case_checks(case, results.get(case.name, missing), assignment.scoring, (partials or {}).get(case.name),
+                            assignment.adapter.reports_loss)
         checks += cs
         for k, v in f.items():
             failed[k] = failed.get(k, False) or v
@@ -228,6 +231,7 @@ def grader_failed(assignment: Assignment, submission: str, trace: str, seconds: 
     checks = []
     for case in assignment.cases:
         checks += [Check(case.name, i, False, 0.0, case.weight * i.points(assignment.scoring, case.spec),
-                         case.visibility, p.text()) for i in check_ids(case.spec, assignment.scoring)]
+                         case.visibility, p.text()) for i in check_ids(case.spec, assignment.scoring,
+                                                                       assignment.adapter.reports_loss)]
     return Graded(submission, assignment.name, Verdict.GRADER, p.text(), tuple(checks), seconds=seconds,
                   staff_detail=trace)

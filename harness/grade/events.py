@@ -170,7 +170,7 @@ def expected_arrays(adapter: Adapter, spec: Spec, forward_only: bool) -> dict[st
     shapes.update({f"b{i}": (b,) for i, b in enumerate(spec.sizes[1:], 1)})
     params = {p: int(np.prod(shape)) for p, shape in shapes.items()}
     out = {"output": n * k * grow, **{f"loaded.{p}": size for p, size in params.items()}}
-    if adapter.loss is not None or "loss" in adapter.forward.returns:
+    if adapter.reports_loss:
         out["loss"] = n * k * grow
     batches = 1
     if not forward_only:
