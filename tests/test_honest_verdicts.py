@@ -79,3 +79,14 @@ def test_an_assignment_scoring_a_loss_the_code_does_not_report_is_refused(tmp_pa
     (tmp_path / "a.toml").write_text(text.replace(line, ""))
     with pytest.raises(AssignmentError, match=r"\[scoring\] loss = 1, but the code reports no loss"):
         load(str(tmp_path / "a.toml"))
+
+
+def test_a_gradient_dict_missing_one_key_costs_only_that_key(tmp_path):
+    text = (REF / "softmax_ce.py").read_text()
+    old = '"W2": self.layers["Affine2"].dW, "b2": self.layers["Affine2"].db,'
+    assert text.count(old) == 1, "the reference's gradient() changed: update this test"
+    (tmp_path / "sub.py").write_text(text.replace(old, '"W2": self.layers["Affine2"].dW,'))
+    g = grade(str(tmp_path / "sub.py"), load("softmax_ce"))
+    failed = {(c.id.kind.value, c.id.param) for c in g.checks if not c.passed}
+    assert failed == {("gradient", "b2")}, failed
+    assert any("returned no 'b2'" in n for n in g.notes), g.notes

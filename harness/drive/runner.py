@@ -235,16 +235,20 @@ class Session:
         return loss
 
     def gradients_from_call(self, model, env: dict) -> dict:
+        """The gradients the call returns, canonical; a key it lacks is left out (it costs only
+        that parameter's check, see derive)."""
         g = self.adapter.gradients
         raw = self.call(model, g, env)
         if not isinstance(raw, dict):
             raise AdapterError(f"{g.target} returned {type(raw).__name__}, expected a dict")
+        keys = [p.grad_key or p.name for p in self.adapter.params]
+        if not any(k in raw for k in keys):
+            raise AdapterError(f"{g.target} returned a dict with none of the keys {', '.join(map(repr, keys))}; "
+                               f"its keys: {sorted(map(str, raw))}")
         try:
             return {p.name: to_canonical(p.layout, numeric(raw[p.grad_key or p.name],
                                                            f"{g.target}[{p.grad_key or p.name!r}]"))
-                    for p in self.adapter.params}
-        except KeyError as exc:
-            raise AdapterError(f"gradient dict has no key {exc}; keys: {sorted(map(str, raw))}") from None
+                    for p in self.adapter.params if (p.grad_key or p.name) in raw}
         except LayoutError as exc:
             raise AdapterError(f"a gradient cannot be read in its parameter's layout: {exc}") from None
 
@@ -370,6 +374,10 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
         stepped = _same_shapes(loaded, stepped)
         if grads is None:
             grads = {k: (loaded[k] - stepped[k]) / spec.lr for k in loaded}
+    missing = [p for p in adapter.params if grads is not None and p.name not in grads]
+    if missing:
+        notes.append(f"{adapter.gradients.target} returned no {', '.join(repr(p.grad_key or p.name) for p in missing)}: "
+                     f"only {', '.join(p.name for p in missing)} lose their points")
     from_update = adapter.gradients is None
     if from_update:
         notes.append("gradients recovered from the in-place update as (before - after) / lr")
@@ -400,10 +408,11 @@ def harness_loss(spec: Spec, output, T) -> np.ndarray:
 
 
 def step_from_gradients(loaded: dict, grads: dict, lr: float) -> dict:
-    """p - lr g for each parameter (NaN where the gradient's shape is wrong: already reported)."""
+    """p - lr g for each parameter (NaN where the gradient is missing or of the wrong shape:
+    already reported)."""
     stepped = {}
     for k, p in loaded.items():
-        g = np.asarray(grads[k])
+        g = np.asarray(grads.get(k, np.full(p.shape, np.nan)))
         stepped[k] = p - np.asarray(lr, p.dtype) * g if g.shape == p.shape else np.full(g.shape, np.nan)
     return stepped
 

@@ -109,6 +109,8 @@ CAUSES: dict[str, Cause] = {
     "forward": Cause("forward pass differs", _text(
         "fix the forward pass first (weights layout, bias, activations, output layer): gradients are only compared "
         "meaningfully once the output matches")),
+    "missing_gradient": Cause("gradient not returned", _text(
+        "return every parameter's gradient, under the key the assignment names for it")),
     "nonfinite": Cause("NaN or inf in the result", _text(
         "look for 0/0, log(0), an overflowing exp, a division by a zero norm, or an array made with np.empty and "
         "never filled")),
@@ -253,6 +255,9 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
             left.remove(p)
 
     # 1. NaN/inf; structure: a transposed weight gradient, an unreduced bias gradient
+    absent = [p for p in left if any(p not in t.run.grads for t in trials)]
+    if absent:
+        claim("missing_gradient", absent, "is not among the gradients the code returns")
     nonfinite = [p for p in left if any(not np.all(np.isfinite(np.asarray(t.run.grads[p], np.float64))) for t in trials)]
     if nonfinite:
         claim("nonfinite", nonfinite, "contains NaN or inf where the expected gradient is finite")
