@@ -36,3 +36,15 @@ def test_each_bug_fails_the_gradients_it_touches(bug, tmp_path):
     failed = {c.id.param for c in g.checks if c.id.param and not c.passed}
     assert g.status == "failed" and failed == touched, (g.status, failed, g.problem)
     assert g.diagnosis.primary == cause, g.problem
+
+
+def test_a_float64_upcast_in_float32_code_is_named(tmp_path):
+    """np.float64(len(X)) makes every gradient float64 in the float32 case: right values, wrong
+    dtype, right in every float64 run: not 'no typical cause fits'."""
+    old = "        dz_out = (p - Y) / len(X)"
+    (tmp_path / "bce_tanh.py").write_text(BCE.replace(old, "        dz_out = (p - Y) / np.float64(len(X))"))
+    g = grade(str(tmp_path / "bce_tanh.py"), load(str(HERE / "bce_tanh.toml")))
+    failing_cases = {c.case for c in g.checks if not c.passed}
+    assert failing_cases == {"three outputs, float32"}, failing_cases
+    assert g.diagnosis.primary == "float32_only", g.problem
+    assert "dtype float64, expected float32" in "\n".join(c.output for c in g.checks if not c.passed)

@@ -90,3 +90,14 @@ def test_a_gradient_dict_missing_one_key_costs_only_that_key(tmp_path):
     failed = {(c.id.kind.value, c.id.param) for c in g.checks if not c.passed}
     assert failed == {("gradient", "b2")}, failed
     assert any("returned no 'b2'" in n for n in g.notes), g.notes
+
+
+def test_a_bias_gradient_right_but_shaped_1_by_n_is_named_as_such(tmp_path):
+    text = (REF / "softmax_ce.py").read_text()
+    old = '"W1": self.layers["Affine1"].dW, "b1": self.layers["Affine1"].db,'
+    assert text.count(old) == 1
+    (tmp_path / "sub.py").write_text(text.replace(old, '"W1": self.layers["Affine1"].dW, '
+                                                       '"b1": self.layers["Affine1"].db.reshape(1, -1),'))
+    g = grade(str(tmp_path / "sub.py"), load("softmax_ce"))
+    assert {c.id.param for c in g.checks if not c.passed} == {"b1"}
+    assert g.diagnosis.primary == "shape_only" and "right values, wrong shape" in g.problem, g.problem

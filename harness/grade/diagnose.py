@@ -95,6 +95,9 @@ CAUSES: dict[str, Cause] = {
     "deriv_formula_on_z": Cause("activation-form derivative applied to the pre-activation", _text(
         "layer {c.layer}: a derivative written in terms of the activation a (sigmoid: a * (1 - a)) must be given a; "
         "you applied it to the pre-activation z")),
+    "shape_only": Cause("right values, wrong shape", _text(
+        "the values are right; return the gradient in its parameter's shape (a bias of n entries as shape (n,): "
+        "e.g. delta.sum(axis=0), or .reshape(-1), not keepdims=True)")),
     "bias_not_reduced": Cause("bias gradient not reduced over the batch", _text(
         "the bias gradient is the delta summed over the batch: db = delta.sum(axis=0), shape (n,), not one row per "
         "sample")),
@@ -109,6 +112,10 @@ CAUSES: dict[str, Cause] = {
     "forward": Cause("forward pass differs", _text(
         "fix the forward pass first (weights layout, bias, activations, output layer): gradients are only compared "
         "meaningfully once the output matches")),
+    "float32_only": Cause("wrong only in float32", _text(
+        "every float64 run is right: look for what changes in float32: an array made without dtype= (np.zeros, "
+        "np.ones, np.array of floats are float64), a float64 constant or array mixed in (an upcast the case's "
+        "dtype check sees), or an exp that overflows in float32 (subtract the row maximum before a softmax)")),
     "missing_gradient": Cause("gradient not returned", _text(
         "return every parameter's gradient, under the key the assignment names for it")),
     "nonfinite": Cause("NaN or inf in the result", _text(
@@ -239,6 +246,11 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     if not trials:
         return Diagnosis(())
     spec = trials[0].spec
+    if (forward_failed or failing) and _right_in_float64(trials, failing):
+        what = ("output",) if forward_failed else ()
+        return Diagnosis((Finding("float32_only", what + tuple(p for p in spec.param_names if p in failing),
+                                  "right in every float64 run, wrong in a float32 case",
+                                  CAUSES["float32_only"].hint(HintContext(spec))),))
     if forward_failed:
         if any(not np.all(np.isfinite(np.asarray(t.run.output, np.float64))) for t in trials):
             return Diagnosis((Finding("nonfinite", ("output",), "the forward output contains NaN or inf",
@@ -265,6 +277,9 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
         got = [t.run.grads[p] for t in trials]
         if p.startswith("W") and all(_close(np.asarray(g).T, e[p]) for g, e in zip(got, expected, strict=True)):
             claim("transposed", [p], "equals the transpose of the expected gradient")
+        elif p.startswith("b") and all(np.shape(g) != e[p].shape and np.size(g) == e[p].size and
+                                       _close(np.reshape(g, e[p].shape), e[p]) for g, e in zip(got, expected, strict=True)):
+            claim("shape_only", [p], f"has the right values in shape {np.shape(got[0])} instead of {expected[0][p].shape}")
         elif p.startswith("b") and _unreduced(p, trials, expected):
             claim("bias_not_reduced", [p], "holds per-sample values instead of their sum over the batch")
     # 2. a deviation of the backward pass (the one explaining most parameters first)
@@ -300,6 +315,16 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     if loss:
         findings.append(loss)
     return Diagnosis(tuple(findings), _first_layer(spec, failing))
+
+
+def _right_in_float64(trials: list[Trial], failing: set[str]) -> bool:
+    """Every float64 run has the expected output and gradients: what failed, failed in float32."""
+    for t in trials:
+        if not _close(t.run.output, model.forward(t.spec, t.params, t.X)):
+            return False
+        if any(p not in t.run.grads or not _close(t.run.grads[p], t.expected[p]) for p in failing):
+            return False
+    return True
 
 
 def _unreduced(p: str, trials: list[Trial], expected: list[dict]) -> bool:
