@@ -101,3 +101,14 @@ def test_a_bias_gradient_right_but_shaped_1_by_n_is_named_as_such(tmp_path):
     g = grade(str(tmp_path / "sub.py"), load("softmax_ce"))
     assert {c.id.param for c in g.checks if not c.passed} == {"b1"}
     assert g.diagnosis.primary == "shape_only" and "right values, wrong shape" in g.problem, g.problem
+
+
+def test_a_loss_call_that_raises_keeps_the_forward_credit(tmp_path):
+    text = (REF / "softmax_ce.py").read_text()
+    old = "    def loss(self, x, t):\n"
+    assert text.count(old) == 1
+    (tmp_path / "sub.py").write_text(text.replace(old, old + "        raise RuntimeError('loss not written yet')\n"))
+    g = grade(str(tmp_path / "sub.py"), load("softmax_ce"))
+    passed = {c.id.kind.value for c in g.checks if c.passed}
+    assert "forward" in passed and "loss" not in passed, [(c.name, c.passed) for c in g.checks]
+    assert "loss not written yet" in g.problem

@@ -306,7 +306,12 @@ def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_onl
     loaded = s.read(model)
     env = s.batch(X, T)
     output, loss = s.forward(model, env)
-    loss = s.loss(model, env, output, loss)
+    try:
+        loss = s.loss(model, env, output, loss)
+    except Exception:          # noqa: BLE001
+        if not forward_only:
+            raise
+        loss = None            # after a failed run: the forward pass keeps its credit, the loss has none
     grads = stepped = None
     per_sample = ()
     if not forward_only:
@@ -352,7 +357,9 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
                          f"{expected} (one row per sample, one column per output)")
     notes: list[str] = []
     loss = obs.loss
-    if loss is None:
+    if loss is None and adapter.reports_loss:      # its loss call raised: nothing to credit
+        loss = np.asarray(np.nan)
+    elif loss is None:
         loss = harness_loss(spec, obs.output, T)
         notes.append("loss computed by the harness from the output (the code reports none)")
     if obs.grads is None and obs.stepped is None and not obs.per_sample:     # forward only
