@@ -348,8 +348,10 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
         got = obs.loaded.get(name)
         if got is None or got.shape != value.shape or not np.array_equal(np.asarray(got, np.float64),
                                                                          np.asarray(value, np.float64)):
-            raise AdapterError(f"the weights read back differ from those written ({name}): the code keeps them "
-                               "elsewhere or in another layout than the assignment says")
+            narrower = got is not None and got.shape == value.shape and got.dtype.itemsize < value.dtype.itemsize
+            raise AdapterError(f"the weights read back differ from those written ({name}): " + (
+                f"the code keeps them as {got.dtype} where the case is {value.dtype}" if narrower else
+                "the code keeps them elsewhere or in another layout than the assignment says"))
     loaded = {k: np.asarray(v) for k, v in obs.loaded.items()}
     expected = (len(X), spec.sizes[-1])
     if obs.output.shape != expected:
