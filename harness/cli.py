@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure speed ratios side by side (see README)")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     b.add_argument("--repeat", type=_positive_int, default=3, help="repetitions per timing (default 3)")
-    sub.add_parser("list", help="list specs, backends (with availability) and built-in assignments")
+    sub.add_parser("list", help="list specs, backends, built-in assignments, losses, activations and sandboxes "
+                                "(with what is available here)")
     sub.add_parser("env", help="installed frameworks, their versions and numeric settings")
     return p
 
@@ -266,6 +267,18 @@ def cmd_list(args) -> int:
     print("assignments (harness grade --assignment NAME):")
     for name in builtin_names():
         print(f"  {name:12} {load(name).title}")
+    from .core.activations import ACTIVATIONS
+    from .core.losses import LOSSES
+    from .grade import isolation
+    print("losses (an assignment's `loss`):")
+    for loss in LOSSES.values():
+        after = f" (after a {loss.pairs_with} output layer)" if loss.pairs_with not in (None, "linear") else ""
+        print(f"  {loss.name:22} {loss.description}{after}")
+    print("activations: " + ", ".join(a.name + (" (output only)" if a.output_only else "") for a in ACTIVATIONS.values()))
+    print("sandboxes (harness grade --sandbox MODE):")
+    for mode in isolation.Mode:
+        why = isolation.unavailable(mode)
+        print(f"  {mode.value:12} " + (f"[unavailable: {why}]" if why else isolation.PROTECTS[mode]))
     return 0
 
 

@@ -107,3 +107,13 @@ def test_a_report_from_check_code_renders_with_its_header():
     text = render(report)
     assert text.startswith("backprop-harness ") and "seed 0" in text and "yours" in text
     assert json.loads(json.dumps(to_json(report), default=str))["settings"]["backends"] == ["numpy", "yours"]
+
+
+def test_list_names_losses_activations_and_sandboxes(capsys):
+    from harness.core.losses import LOSSES
+    from harness.grade import isolation
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {name} " in out for name in LOSSES)
+    assert "softmax (output only)" in out and "leaky_relu" in out
+    assert all(f"  {m.value} " in out for m in isolation.Mode)

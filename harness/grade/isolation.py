@@ -120,6 +120,8 @@ def unavailable(mode: Mode) -> str | None:
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=layout.cwd(mode),
                                   **layout.popen_kwargs(mode, slot=0))
+        except PermissionError:
+            return f"{_python()} cannot be run by another user (it lies in a private folder such as /root)"
         except (OSError, subprocess.SubprocessError) as exc:
             return f"the probe could not start: {exc}"
     if proc.returncode != 0:
