@@ -82,6 +82,7 @@ HW3_TEXT = HW3.read_text()
      "code.loss: unknown argument(s) 'targets'; valid: model, X, T, lr, rows, epochs, output, labels"),
     (("sizes = [4, 6, 3]", 'sizes = [4, "6", 3]'), "sizes = [4, '6', 3] must list whole numbers"),
     (("timeout_s = 30", "timeout_s = true"), "timeout_s = True must be a number"),
+    (('returns = "grads" }', 'returns = "grads", kwargs = { reg = [1] } }'), "kwargs must be a table of constants"),
 ])
 def test_broken_assignment_files_say_what_is_valid(tmp_path, edit, message):
     old, new = edit

@@ -48,3 +48,23 @@ def test_a_float64_upcast_in_float32_code_is_named(tmp_path):
     assert failing_cases == {"three outputs, float32"}, failing_cases
     assert g.diagnosis.primary == "float32_only", g.problem
     assert "dtype float64, expected float32" in "\n".join(c.output for c in g.checks if not c.passed)
+
+
+SCORES = (HERE / "two_layer_scores.py").read_text()
+
+
+def test_one_method_returning_scores_or_loss_and_grads_is_graded():
+    """loss(X) -> scores, loss(X, y, reg=0.0) -> (loss, grads): `returns = "loss,grads"` and a
+    constant keyword argument; the loss it returns is the code's own and is scored."""
+    g = grade(str(HERE / "two_layer_scores.py"), load(str(HERE / "two_layer_scores.toml")))
+    assert g.passed and g.score == g.max_score, g.problem
+    assert any(c.id.kind == "loss" for c in g.checks)
+    assert not any("loss computed by the harness" in n for n in g.notes)
+
+
+def test_its_loss_and_its_gradients_are_each_checked(tmp_path):
+    bad = SCORES.replace("-np.log(probs[np.arange(n), y]).mean()", "-np.log(probs[np.arange(n), y]).sum()")
+    assert bad != SCORES
+    (tmp_path / "two_layer_scores.py").write_text(bad)
+    g = grade(str(tmp_path / "two_layer_scores.py"), load(str(HERE / "two_layer_scores.toml")))
+    assert {c.id.kind.value for c in g.checks if not c.passed} == {"loss"}, g.problem

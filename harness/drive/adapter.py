@@ -32,13 +32,15 @@ class Call:
     """A call on the model (`forward`) or on its module (`module.update`).
 
     args name values: model, X, T, lr, rows ([x..., t] per sample), epochs (=1), output (the
-    forward output), labels (class indices), x (one row of X, with per_row).
-    returns: output | loss | loss,output | output,loss | grads | none.
+    forward output), labels (class indices), x (one row of X, with per_row); kwargs are
+    constant keyword arguments (CS231n's reg=0.0).
+    returns: output | loss | loss,output | output,loss | grads | loss,grads | grads,loss | none.
     """
     target: str
     args: tuple[str, ...] = ()
     returns: str = "none"
     per_row: bool = False
+    kwargs: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ class Adapter:
 
     @property
     def reports_loss(self) -> bool:
-        """The code computes a loss itself (a loss call, or a forward call returning one)."""
-        return self.loss is not None or "loss" in self.forward.returns
+        """The code computes a loss itself (a loss call, or a forward or gradients call returning one)."""
+        return self.loss is not None or any(c is not None and "loss" in c.returns.split(",")
+                                            for c in (self.forward, self.gradients))
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -74,4 +77,5 @@ class Adapter:
 
 
 def _call(data: dict | None) -> Call | None:
-    return None if data is None else Call(**{**data, "args": tuple(data["args"])})
+    return None if data is None else Call(**{**data, "args": tuple(data["args"]),
+                                             "kwargs": tuple(tuple(kv) for kv in data.get("kwargs", ()))})

@@ -22,7 +22,7 @@ except ModuleNotFoundError:         # Python 3.10
 
 BUILTIN_DIR = Path(__file__).parent / "assignments"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
-RETURNS = ("output", "loss", "loss,output", "output,loss", "grads", "none")
+RETURNS = ("output", "loss", "loss,output", "output,loss", "grads", "loss,grads", "grads,loss", "none")
 INIT_VALUES = ("lr", "seed", "dtype")   # and sizes.<i>
 CALL_ARGS = ("model", "X", "T", "lr", "rows", "epochs", "output", "labels", "x")   # x: one row, with per_row
 # The type each key must have, checked before anything uses it.
@@ -146,7 +146,7 @@ def _table(data: dict, key: str, allowed: tuple, where: str, required: tuple = (
 def _call(value, where: str) -> Call:
     if isinstance(value, str):
         value = {"call": value}
-    spec = _table({"c": value}, "c", ("call", "args", "returns", "per_row"), where, ("call",))
+    spec = _table({"c": value}, "c", ("call", "args", "kwargs", "returns", "per_row"), where, ("call",))
     returns = spec.get("returns", "none")
     if returns not in RETURNS:
         raise AssignmentError(f"{where}: returns = {returns!r}; valid: {', '.join(RETURNS)}")
@@ -158,7 +158,10 @@ def _call(value, where: str) -> Call:
     if unknown:
         raise AssignmentError(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}"
                               + ("" if per_row else " (x, one row of X, with per_row = true)"))
-    return Call(spec["call"], tuple(args), returns, per_row)
+    kwargs = spec.get("kwargs", {})
+    if not isinstance(kwargs, dict) or not all(isinstance(v, (int, float, str, bool)) for v in kwargs.values()):
+        raise AssignmentError(f"{where}: kwargs must be a table of constants, e.g. kwargs = {{ reg = 0.05 }}")
+    return Call(spec["call"], tuple(args), returns, per_row, tuple(kwargs.items()))
 
 
 def _init(mapping: dict, spec: Spec, where: str) -> tuple:

@@ -217,9 +217,10 @@ class Session:
         unknown = [a for a in call.args if a not in env and a != "x"]
         if unknown:
             raise AdapterError(f"{call.target}: unknown argument name(s) {unknown}; valid: {sorted(env)} and x")
+        kwargs = dict(call.kwargs)
         if not call.per_row:
-            return fn(*(env[a] for a in call.args))
-        results = [numeric(fn(*(dict(env, x=x)[a] for a in call.args)), call.target) for x in env["X"]]
+            return fn(*(env[a] for a in call.args), **kwargs)
+        results = [numeric(fn(*(dict(env, x=x)[a] for a in call.args), **kwargs), call.target) for x in env["X"]]
         return np.asarray(results).reshape(len(results), -1)
 
     def forward(self, model, env: dict):
@@ -234,11 +235,17 @@ class Session:
                               self.adapter.loss.target)
         return loss
 
-    def gradients_from_call(self, model, env: dict) -> dict:
-        """The gradients the call returns, canonical; a key it lacks is left out (it costs only
-        that parameter's check, see derive)."""
+    def gradients_from_call(self, model, env: dict) -> tuple[dict, np.ndarray | None]:
+        """The gradients the call returns, canonical (a key it lacks is left out: it costs only
+        that parameter's check, see derive), and the loss when the call returns one too."""
         g = self.adapter.gradients
-        raw = self.call(model, g, env)
+        raw, loss = self.call(model, g, env), None
+        if g.returns in ("loss,grads", "grads,loss"):
+            if not (isinstance(raw, (tuple, list)) and len(raw) == 2):
+                raise AdapterError(f"{g.target} should return a ({g.returns.replace(',', ', ')}) pair, "
+                                   f"got {type(raw).__name__}")
+            loss, raw = raw if g.returns == "loss,grads" else raw[::-1]
+            loss = numeric(loss, f"{g.target} (loss)")
         if not isinstance(raw, dict):
             raise AdapterError(f"{g.target} returned {type(raw).__name__}, expected a dict")
         keys = [p.grad_key or p.name for p in self.adapter.params]
@@ -248,7 +255,7 @@ class Session:
         try:
             return {p.name: to_canonical(p.layout, numeric(raw[p.grad_key or p.name],
                                                            f"{g.target}[{p.grad_key or p.name!r}]"))
-                    for p in self.adapter.params if (p.grad_key or p.name) in raw}
+                    for p in self.adapter.params if (p.grad_key or p.name) in raw}, loss
         except LayoutError as exc:
             raise AdapterError(f"a gradient cannot be read in its parameter's layout: {exc}") from None
 
@@ -318,7 +325,8 @@ def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_onl
         if adapter.gradients is None and not adapter.update:
             raise AdapterError("the adapter names neither a gradients call nor an update")
         if adapter.gradients is not None:
-            grads = s.gradients_from_call(model, env)
+            grads, loss_of_call = s.gradients_from_call(model, env)
+            loss = loss if loss is not None else loss_of_call
         if per_sample_updates(adapter, len(X)):
             per_sample = tuple(s.update_fresh(params, X[i:i + 1], T[i:i + 1]) for i in range(len(X)))
         elif adapter.update and grads is None:       # the model just run takes the step
@@ -472,7 +480,7 @@ class Driver:
         """The code's gradients at the current parameters (recovered from one update, then
         undone, when it only updates in place)."""
         if self.adapter.gradients is not None:
-            return self.session.gradients_from_call(self.model, env or self._env(X, T))
+            return self.session.gradients_from_call(self.model, env or self._env(X, T))[0]
         before = self.params()
         self.sgd_step(X, T)
         after = self.params()
