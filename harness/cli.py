@@ -149,6 +149,9 @@ def cmd_check(args) -> int:
         raise UsageError(f"give one optimizer; valid optimizers: {', '.join(OPTIMIZERS)}")
     if args.sizes and len(spec_names) != 1:
         raise UsageError("--sizes needs exactly one --spec")
+    if len(backend_names) < 2 and args.no_fd:
+        raise UsageError(f"one backend ({backend_names[0]}) and --no-fd: nothing to compare; name a second backend "
+                         f"(valid: {', '.join(backend_registry.BACKENDS)}) or drop --no-fd")
     if len(backend_names) < 2:
         # one backend still gets its finite-difference row, but say what is missing
         print(f"note: only one backend ({backend_names[0]}): no pair to compare, finite differences only",

@@ -117,3 +117,22 @@ def test_list_names_losses_activations_and_sandboxes(capsys):
     assert all(f"  {name} " in out for name in LOSSES)
     assert "softmax (output only)" in out and "leaky_relu" in out
     assert all(f"  {m.value} " in out for m in isolation.Mode)
+
+
+def test_nothing_compared_is_never_a_pass(capsys, monkeypatch):
+    """One backend and no finite differences: refused before it runs. Every backend of a pair
+    skipped (here: made unavailable) and no finite differences: the report says nothing was
+    compared and exits 2, never PASSED."""
+    assert main(["check", "--spec", "xor", "--backends", "numpy", "--no-fd"]) == 2
+    assert "nothing to compare; name a second backend" in capsys.readouterr().err
+    from harness import backends
+    real = backends.load
+
+    def load(name):
+        if name == "torch":
+            raise backends.BackendUnavailable("torch: hidden by the test")
+        return real(name)
+    monkeypatch.setattr(backends, "load", load)
+    assert main(["check", "--spec", "xor", "--backends", "numpy,torch", "--no-fd"]) == 2
+    out = capsys.readouterr().out
+    assert "NOTHING COMPARED: 2 rows, 0 passed, 0 failed, 0 errors, 2 skipped" in out and "PASSED" not in out

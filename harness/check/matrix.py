@@ -93,8 +93,14 @@ class Report:
         return any(r.status in (Status.FAIL, Status.ERROR) for r in self.rows)
 
     @property
+    def compared(self) -> bool:
+        """Something was compared: a row passed, failed or showed a convention gap."""
+        return any(r.status in (Status.PASS, Status.FAIL, Status.GAP) for r in self.rows)
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        """1: a mismatch or an error; 2: nothing was compared (every row skipped, or none); 0: passed."""
+        return 1 if self.failed else 0 if self.compared else 2
 
 
 @dataclass(frozen=True)

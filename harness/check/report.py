@@ -96,7 +96,7 @@ def details(report: Report, verbose: bool = False) -> str:
 def summary(report: Report, seconds: float | None = None) -> str:
     counts = {s.value: sum(r.status is s for r in report.rows)
               for s in (Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP)}
-    verdict = "FAILED" if report.failed else "PASSED"
+    verdict = "FAILED" if report.failed else "PASSED" if report.compared else "NOTHING COMPARED"
     text = (f"{verdict}: {len(report.rows)} rows, {counts['PASS']} passed, {counts['FAIL']} failed, "
             f"{counts['ERROR']} errors, {counts['SKIP']} skipped (seed {report.settings.seed})")
     return text + (f" in {seconds:.1f} s" if seconds is not None else "")
