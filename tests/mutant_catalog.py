@@ -1,11 +1,25 @@
-"""The mutation catalog: typical backprop bugs, each a one-line edit of a real reference net,
-with the cause the grader's diagnosis must name (a key of harness.grade.diagnose.CAUSES)."""
+"""The mutation catalog: typical backprop bugs, each a one-line edit of a correct net, with the
+cause the grader's diagnosis must name (a key of harness.grade.diagnose.CAUSES). A style is a
+reference net (reference_impls/<style>.py, graded by the built-in assignment of that name) or a
+course-style net (tests/course_nets/<style>.py, graded by <style>.toml beside it)."""
 from dataclasses import dataclass
 from pathlib import Path
 
 import reference_impls
 
 REF_DIR = Path(reference_impls.__file__).parent
+COURSE_DIR = Path(__file__).parent / "course_nets"
+
+
+def style_file(style: str) -> Path:
+    """The correct source a style's mutants edit."""
+    ref = REF_DIR / f"{style}.py"
+    return ref if ref.is_file() else COURSE_DIR / f"{style}.py"
+
+
+def style_assignment(style: str) -> str:
+    """The assignment a style is graded by: a built-in name or a course net's .toml."""
+    return style if (REF_DIR / f"{style}.py").is_file() else str(COURSE_DIR / f"{style}.toml")
 
 
 @dataclass(frozen=True)
@@ -17,7 +31,7 @@ class Mutant:
     cause: str
 
     def source(self) -> str:
-        text = (REF_DIR / f"{self.style}.py").read_text()
+        text = style_file(self.style).read_text()
         if text.count(self.original) != 1:
             raise AssertionError(f"{self.id}: fragment not found exactly once in {self.style}.py: {self.original!r}")
         return text.replace(self.original, self.mutated)

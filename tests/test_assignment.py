@@ -9,7 +9,7 @@ import reference_impls
 from harness.drive.assignment import AssignmentError, builtin_names, load
 from harness.grade.batch import grade
 
-from .mutant_catalog import MUTANTS
+from .mutant_catalog import MUTANTS, style_file
 
 HERE = Path(__file__).parent
 HW3 = HERE / "custom_assignment" / "hw3.toml"
@@ -68,18 +68,18 @@ HW3_TEXT = HW3.read_text()
     (('W2 = { path = "layers.1.W"', 'W3 = { path = "layers.1.W"'), "must name exactly W1, b1, W2, b2"),
     (('spec = "sigmoid_mse"', 'spec = "sigmoid"'), "unknown spec 'sigmoid'; valid specs: relu_mse"),
     (('activations = ["relu", "sigmoid"]', 'activations = ["relu", "swish"]'), "unknown activation 'swish'; valid"),
-    (('n_out = "sizes.2"', 'n_out = "sizes.7"'), "valid: lr, seed, dtype or sizes.0 .. sizes.2"),
+    (('n_out = "sizes.2"', 'n_out = "sizes.7"'), "valid: lr, seed, dtype, l2, sizes or sizes.0 .. sizes.2"),
     (("[scoring]", "[scorring]"), "unknown table(s) scorring"),
-    (('returns = "grads"', 'returns = "gradients"'), "returns = 'gradients'; valid: output, loss"),
+    (('returns = "grads"', 'returns = "gradients"'), "returns = 'gradients' must name the gradients: grads"),
     (("weight = 2", "weight = -1"), "weight must be a number >= 0"),
     (('[assignment]', '[assignment'), "not valid TOML"),
     (("batch = 5", 'batch = "6"'), "[assignment]: batch = '6' must be a whole number"),
     (("seed = 3", "seed = 1.5"), "cases[1]: seed = 1.5 must be a whole number"),
     (('init = { n_in = "sizes.0", n_hidden = "sizes.1", n_out = "sizes.2" }', 'init = "x"'),
      "code.init must be a table of keyword = value"),
-    (('init = { n_in = "sizes.0"', 'init = { n_in = 3'), "code.init.n_in = 3; valid: lr, seed, dtype"),
+    (('init = { n_in = "sizes.0"', 'init = { n_in = 3'), "code.init.n_in = 3; valid: lr, seed, dtype, l2, sizes"),
     (('args = ["output", "T"]', 'args = ["output", "targets"]'),
-     "code.loss: unknown argument(s) 'targets'; valid: model, X, T, lr, rows, epochs, output, labels"),
+     "code.loss: unknown argument(s) 'targets'; valid: model, X, T, lr, rows, pairs, epochs, output, labels"),
     (("sizes = [4, 6, 3]", 'sizes = [4, "6", 3]'), "sizes = [4, '6', 3] must list whole numbers"),
     (("timeout_s = 30", "timeout_s = true"), "timeout_s = True must be a number"),
     (('returns = "grads" }', 'returns = "grads", kwargs = { reg = [1] } }'), "kwargs must be a table of constants"),
@@ -102,4 +102,4 @@ def test_unknown_assignment_lists_the_builtin_ones():
 
 def test_the_catalog_mutants_are_real_edits():
     for m in MUTANTS:
-        assert m.source() != (REF_DIR / f"{m.style}.py").read_text()
+        assert m.source() != style_file(m.style).read_text()

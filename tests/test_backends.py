@@ -98,19 +98,36 @@ ADDED = [("mse_mean_all", ("tanh", "tanh"), 3, "sgd"), ("sse_mean_batch", ("tanh
          ("sse_sum_batch", ("leaky_relu", "sigmoid"), 2, "momentum"),
          ("ce_probs_mean_batch", ("relu", "softmax"), 4, "sgd"), ("ce_probs_mean_batch", ("tanh", "softmax"), 3, "adam"),
          ("bce_mean_batch", ("tanh", "sigmoid"), 1, "sgd"), ("bce_mean_batch", ("leaky_relu", "sigmoid"), 3, "sgd")]
+# The L2 term in each form (weights only, or the biases too): (loss, form, biases, optimizer).
+L2_ADDED = [("softmax_ce_mean_batch", "lambda", False, "sgd"), ("bce_mean_batch", "half_lambda_over_n", False, "sgd"),
+            ("half_sse_mean_batch", "half_lambda", True, "momentum"), ("ce_probs_mean_batch", "lambda", True, "adam")]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("loss, activations, outputs, optimizer", ADDED)
-def test_an_added_loss_or_activation_agrees_in_every_framework(loss, activations, outputs, optimizer, dtype,
-                                                                require_backend):
+def test_an_added_loss_or_activation_agrees_in_every_framework(loss, activations, outputs, optimizer, dtype):
     """The frameworks (forward, loss, gradients, steps), finite differences and the spec's own
     math (the grader's expected gradient) agree on each added loss and activation."""
+    spec = get_spec("relu_mse").replace(loss=loss, activations=activations, sizes=(6, 5, outputs), batch=4,
+                                        dtype=dtype, seed=11, optimizer=optimizer, steps=2 if optimizer != "sgd" else 1)
+    _frameworks_and_spec_math_agree(spec)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("loss, form, biases, optimizer", L2_ADDED)
+def test_the_l2_term_agrees_in_every_framework(loss, form, biases, optimizer, dtype):
+    outputs, last = (3, {"softmax_ce_mean_batch": "linear", "ce_probs_mean_batch": "softmax"}.get(loss, "sigmoid"))
+    spec = get_spec("relu_mse").replace(loss=loss, activations=("tanh", last), sizes=(6, 5, outputs), batch=4,
+                                        dtype=dtype, seed=12, optimizer=optimizer, steps=2 if optimizer != "sgd" else 1,
+                                        l2=0.3, l2_form=form, l2_biases=biases)
+    _frameworks_and_spec_math_agree(spec)
+
+
+def _frameworks_and_spec_math_agree(spec):
     available = [b for b in ("torch", "keras", "jax") if not backends.missing_reason(b)]
     if len(available) < 2:
         pytest.skip(f"needs two of torch, keras, jax; installed: {available or 'none'}")
-    spec = get_spec("relu_mse").replace(loss=loss, activations=activations, sizes=(6, 5, outputs), batch=4,
-                                        dtype=dtype, seed=11, optimizer=optimizer, steps=2 if optimizer != "sgd" else 1)
+    dtype = spec.dtype
     rows = check_spec(spec, available)
     assert rows and all(r.status == "PASS" for r in rows), [(r.expected, r.actual, r.status) for r in rows]
     from harness.core import net

@@ -10,7 +10,7 @@ from harness.drive.assignment import load
 from harness.grade.batch import grade_many
 from harness.grade.diagnose import CAUSES
 
-from .mutant_catalog import MUTANTS
+from .mutant_catalog import MUTANTS, style_assignment
 
 STYLES = sorted({m.style for m in MUTANTS})
 
@@ -21,7 +21,7 @@ def graded(tmp_path_factory):
     results = {}
     for style in STYLES:
         paths = [str(m.write(folder)) for m in MUTANTS if m.style == style]
-        for g in grade_many(paths, load(style), jobs=2):
+        for g in grade_many(paths, load(style_assignment(style)), jobs=2):
             results[g.submission.rsplit("/", 1)[-1][:-3]] = g
     return results
 
@@ -29,7 +29,7 @@ def graded(tmp_path_factory):
 def test_catalog_covers_every_cause_in_every_style():
     assert len(MUTANTS) >= 25
     assert len({m.id for m in MUTANTS}) == len(MUTANTS)
-    assert {m.style for m in MUTANTS} == {"relu_mse", "sigmoid_mse", "xor", "softmax_ce", "linear_221"}
+    assert {"relu_mse", "sigmoid_mse", "xor", "softmax_ce", "linear_221"} <= {m.style for m in MUTANTS}
     required = {"scale_2", "scale_half", "scale_batch", "scale_inv_batch", "scale_outputs", "hardcoded_batch",
                 "lr_twice", "lr_missing", "sign", "transposed", "missing_act_deriv", "deriv_at_activation",
                 "bias_not_reduced", "stale_weights", "loss_not_grad"}

@@ -94,11 +94,12 @@ class JaxBackend(FrameworkBackend):
         return jnp.asarray(array)
 
     def _vg(self, spec: Spec):
-        key = (spec.sizes, spec.activations, spec.loss)
+        key = (spec.sizes, spec.activations, spec.loss, spec.l2, spec.l2_form, spec.l2_biases)
         if key not in self._value_and_grad:          # traced once per architecture, not per check
             def f(params, X, T):
                 y = forward(spec, params, X)
-                return LOSSES[spec.loss](y, T), y
+                l2 = sum(jnp.sum(v ** 2) for k, v in params.items() if spec.regularized(k))
+                return LOSSES[spec.loss](y, T) + spec.l2_coefficient(X.shape[0]) * l2, y
             self._value_and_grad[key] = jax.jit(jax.value_and_grad(f, has_aux=True))
         return self._value_and_grad[key]
 

@@ -163,7 +163,7 @@ class KerasBackend(FrameworkBackend):
         if FLAVOUR in ("tensorflow", "tf-keras"):
             with tf.GradientTape() as tape:
                 y = model(tf.constant(X), training=True)
-                loss = LOSSES[spec.loss](y, tf.constant(T))
+                loss = LOSSES[spec.loss](y, tf.constant(T)) + _l2(spec, variables, len(X))
             return y, loss, tape.gradient(loss, variables)
         if FLAVOUR == "jax":
             import jax
@@ -171,14 +171,14 @@ class KerasBackend(FrameworkBackend):
 
             def f(trainable):
                 y, _ = model.stateless_call(trainable, non_trainable, X, training=True)
-                return LOSSES[spec.loss](y, T), y
+                return LOSSES[spec.loss](y, T) + _l2(spec, trainable, len(X)), y
             (loss, y), grads = jax.value_and_grad(f, has_aux=True)([v.value for v in variables])
             return y, loss, grads
         import torch
         for v in variables:
             v.value.grad = None
         y = model(torch.from_numpy(X), training=True)
-        loss = LOSSES[spec.loss](y, torch.from_numpy(T))
+        loss = LOSSES[spec.loss](y, torch.from_numpy(T)) + _l2(spec, [v.value for v in variables], len(X))
         loss.backward()
         return y, loss, [v.value.grad for v in variables]
 
@@ -213,3 +213,11 @@ class KerasBackend(FrameworkBackend):
 
 def create() -> KerasBackend:
     return KerasBackend()
+
+
+def _l2(spec: Spec, variables, n: int):
+    """The spec's L2 term of the trainable variables (kernel, bias per layer, in order)."""
+    if not spec.l2:
+        return 0.0
+    kept = [v for i, v in enumerate(variables) if i % 2 == 0 or spec.l2_biases]
+    return spec.l2_coefficient(n) * sum(_ops.sum(_ops.square(v)) for v in kept)

@@ -103,6 +103,9 @@ class TorchBackend(FrameworkBackend):
         model.zero_grad(set_to_none=True)
         y = model(X)
         loss = LOSSES[spec.loss](y, T)
+        if spec.l2:
+            loss = loss + spec.l2_coefficient(len(X)) * sum(
+                (p ** 2).sum() for lin in _linears(model) for p in (lin.weight, lin.bias)[:1 + spec.l2_biases])
         loss.backward()
         return y, loss, None                    # the gradients live on the parameters
 

@@ -18,6 +18,9 @@ class Activation:
     # (sigmoid: a (1 - a)). Two typical bugs follow from it: applying it to z instead of a, and
     # taking f' at a = f(z). None when such a form is not used (relu, linear).
     slope_of_output: Callable | None = None
+    # The derivative as it is typically written wrong, beyond the two bugs above, and in words
+    # (tanh: 1 - tanh(z), the square left out), or None.
+    miswritten_slope: tuple[str, Callable] | None = None
     kinked: bool = False          # f' jumps at 0: finite differences must not step across it
     output_only: bool = False     # not elementwise (softmax): only an output layer whose slope the loss folds;
                                   # `slope` is then an elementwise bound of its sensitivity, for round-off only
@@ -43,10 +46,13 @@ def _sigmoid(z):
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(np.float64), kinked=True),
-    Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-               lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE), kinked=True),
     Activation("sigmoid", _sigmoid, lambda z, a: a * (1 - a), slope_of_output=lambda a: a * (1 - a)),
     Activation("linear", lambda z: z, lambda z, a: np.ones_like(z)),
-    Activation("tanh", np.tanh, lambda z, a: 1 - a * a, slope_of_output=lambda a: 1 - a * a),
+    Activation("tanh", np.tanh, lambda z, a: 1 - a * a, slope_of_output=lambda a: 1 - a * a,
+               miswritten_slope=("tanh'(z) = 1 - tanh(z)**2; 1 - tanh(z) leaves out the square", lambda z, a: 1 - a)),
+    Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+               lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE), kinked=True,
+               miswritten_slope=(f"leaky ReLU's slope is {LEAKY_SLOPE} for z < 0, not 0 (that is plain ReLU's)",
+                                 lambda z, a: (z > 0).astype(np.float64))),
     Activation("softmax", _softmax, lambda z, a: 2 * a, output_only=True),
 )}

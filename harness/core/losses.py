@@ -36,6 +36,9 @@ class Loss:
     # residual is then the derivative with respect to the last pre-activation. None: any output.
     pairs_with: str | None = None
     one_hot_targets: bool = False
+    # The value with every log(p) written log(p + eps) (a stabilizer some courses use), or None
+    # for a loss that takes no log.
+    with_log_eps: Callable | None = None       # (y, t, eps) -> float
 
     def delta(self, y, t):
         """d loss / d y."""
@@ -59,7 +62,8 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          "softmax cross-entropy of logits y with one-hot t, averaged over the batch",
          "(softmax(y) - t) / N", lambda y, t: float(-np.sum(t * _log_softmax(y)) / y.shape[0]),
          lambda y, t: _softmax(y) - t, lambda y, t: _softmax(y) + np.abs(t), lambda n, k: 1.0 / n,
-         pairs_with="linear", one_hot_targets=True),
+         pairs_with="linear", one_hot_targets=True,
+         with_log_eps=lambda y, t, eps: float(-np.sum(t * np.log(_softmax(y) + eps)) / y.shape[0])),
     _squared("sse_mean_batch", "sum over outputs of (y - t)^2 (no 1/2), averaged over the batch", "2 (y - t) / N",
              lambda n, k: 2.0 / n, lambda y, t: float(np.sum((y - t) ** 2) / y.shape[0])),
     _squared("sse_sum_batch", "sum over outputs and the batch of (y - t)^2 (no 1/2)", "2 (y - t)",
@@ -68,10 +72,28 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          "cross-entropy of softmax probabilities y with one-hot t, averaged over the batch",
          "(y - t) / N with respect to the logits (softmax and log cancel)",
          lambda y, t: float(-np.sum(t * np.log(y)) / y.shape[0]), lambda y, t: y - t,
-         lambda y, t: np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="softmax", one_hot_targets=True),
+         lambda y, t: np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="softmax", one_hot_targets=True,
+         with_log_eps=lambda y, t, eps: float(-np.sum(t * np.log(y + eps)) / y.shape[0])),
     Loss("bce_mean_batch", "binary cross-entropy",
          "binary cross-entropy of sigmoid outputs y with targets t, summed over outputs, averaged over the batch",
          "(y - t) / N with respect to the pre-activation (sigmoid' and the log's derivative cancel)",
          lambda y, t: float(-np.sum(t * np.log(y) + (1 - t) * np.log1p(-y)) / y.shape[0]), lambda y, t: y - t,
-         lambda y, t: 1 + np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="sigmoid"),
+         lambda y, t: 1 + np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="sigmoid",
+         with_log_eps=lambda y, t, eps: float(-np.sum(t * np.log(y + eps) + (1 - t) * np.log(1 - y + eps)) / y.shape[0])),
+)}
+
+
+@dataclass(frozen=True)
+class L2Form:
+    """One way courses write an L2 term on the weights: factor(N) * strength * sum of squares."""
+    name: str
+    written: str                       # the term, in code words
+    gradient: str                      # its gradient for one weight W, in code words
+    factor: Callable                   # N -> float
+
+
+L2_FORMS: dict[str, L2Form] = {f.name: f for f in (
+    L2Form("lambda", "reg * sum(W**2)", "2 * reg * W", lambda n: 1.0),                   # CS231n
+    L2Form("half_lambda", "0.5 * reg * sum(W**2)", "reg * W", lambda n: 0.5),           # weight decay
+    L2Form("half_lambda_over_n", "lambd / (2 * m) * sum(W**2)", "lambd / m * W", lambda n: 0.5 / n),  # deeplearning.ai
 )}

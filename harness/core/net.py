@@ -26,12 +26,24 @@ def forward(spec: Spec, params, X, keep_preactivations: bool = False):
     return (a, zs) if keep_preactivations else a
 
 
-def loss(spec: Spec, output, T) -> float:
-    return spec.loss_record.value(output, T)
+def loss(spec: Spec, output, T, params=None) -> float:
+    """The spec's loss of an output; with an L2 term, `params` (the weights it is taken of) are needed."""
+    if spec.l2 and params is None:
+        raise ValueError(f"{spec.label()}: the loss has an L2 term: pass the parameters")
+    return spec.loss_record.value(output, T) + (l2_term(spec, params, len(output)) if spec.l2 else 0.0)
+
+
+def l2_term(spec: Spec, params, n: int, factor: float = 1.0, biases: bool | None = None) -> float:
+    """The L2 term at batch size n; factor and biases give the variants the diagnosis tests
+    (the term doubled or halved, the biases in or out)."""
+    biases = spec.l2_biases if biases is None else biases
+    names = [k for k in spec.param_names if k.startswith("W") or biases]
+    return factor * spec.l2_coefficient(n) * sum(float(np.sum(np.square(np.asarray(params[k], np.float64))))
+                                                  for k in names)
 
 
 def loss_of_params(spec: Spec, params, X, T) -> float:
-    return loss(spec, forward(spec, params, X), T)
+    return loss(spec, forward(spec, params, X), T, params)
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,13 @@ class Deviation:
                          updated with lr (the later layer was updated first)
     slope_not_folded     the output activation's slope applied again, though the loss's derivative
                          already includes it (BCE after a sigmoid, cross-entropy after a softmax)
+    slope_divided_out    the output activation's slope divided out of a derivative that already
+                         folds it (the shortcut (a - t) then divided by sigmoid'(z))
+    softmax_diagonal     a softmax output backpropagated through the diagonal of its Jacobian,
+                         p (1 - p), instead of the whole of it
+    slope_miswritten     the activation's typical wrongly written derivative (tanh: 1 - tanh(z))
+    l2_missing, l2_half, l2_double   the L2 term's gradient left out, halved, doubled (layer 0)
+    l2_biases_flipped    the biases regularized in the gradient where the loss does not (or the reverse)
     """
     kind: str
     layer: int
@@ -54,18 +73,27 @@ def _slope_folded(spec: Spec, layer: int) -> bool:
     return layer == spec.n_layers and spec.loss_record.pairs_with is not None
 
 
+L2_FACTORS = {"l2_missing": 0.0, "l2_half": 0.5, "l2_double": 2.0}
+
+
 def deviations(spec: Spec) -> list[Deviation]:
     """Every deviation that changes something for this spec."""
     out = []
     for i, act in enumerate(spec.activation_records, start=1):
         if _slope_folded(spec, i) and not act.is_identity and not act.output_only:
-            out.append(Deviation("slope_not_folded", i))
+            out += [Deviation("slope_not_folded", i), Deviation("slope_divided_out", i)]
+        if _slope_folded(spec, i) and act.output_only:
+            out.append(Deviation("softmax_diagonal", i))
+        if act.miswritten_slope is not None and not _slope_folded(spec, i):
+            out.append(Deviation("slope_miswritten", i))
         if not act.is_identity and not _slope_folded(spec, i):
             out.append(Deviation("missing_slope", i))
         if act.slope_of_output is not None:
             out += [Deviation("slope_at_activation", i), Deviation("slope_formula_on_z", i)]
         if i >= 2:
             out.append(Deviation("stale_weights", i))
+    if spec.l2:
+        out += [Deviation(kind, 0) for kind in (*L2_FACTORS, "l2_biases_flipped")]
     return out
 
 
@@ -73,7 +101,11 @@ def _slope(spec: Spec, layer: int, z, a, deviation: Deviation | None):
     act = spec.activation_records[layer - 1]
     kind = deviation.kind if deviation and deviation.layer == layer else None
     if _slope_folded(spec, layer):
-        return act.slope(z, a) if kind == "slope_not_folded" else np.ones_like(z)
+        if kind == "slope_not_folded":
+            return act.slope(z, a)
+        return 1.0 / act.slope(z, a) if kind == "slope_divided_out" else np.ones_like(z)
+    if kind == "slope_miswritten":
+        return act.miswritten_slope[1](z, a)
     if kind == "missing_slope":
         return np.ones_like(z)
     if kind == "slope_at_activation":
@@ -111,7 +143,29 @@ def backprop(spec: Spec, params, X, T, deviation: Deviation | None = None, lr: f
     if deviation is not None and deviation.kind == "stale_weights":
         stale = (deviation.layer, spec.lr if lr is None else lr)
     weights = [p[f"W{i}"] for i in range(1, spec.n_layers + 1)]
-    return _backward(spec, spec.loss_record.delta(out, T), [X] + values[:-1], slopes, weights, stale)
+    delta = spec.loss_record.delta(out, T)
+    if deviation is not None and deviation.kind == "softmax_diagonal":
+        delta = _softmax_diagonal(spec, out, T)
+    grads = _backward(spec, delta, [X] + values[:-1], slopes, weights, stale)
+    return _add_l2(spec, grads, p, len(X), deviation)
+
+
+def _softmax_diagonal(spec: Spec, p, T):
+    """The output delta of code that takes d loss / d p (the log's derivative, -t / p, times the
+    loss's coefficient) through p (1 - p) only, the diagonal of the softmax Jacobian."""
+    n, k = p.shape
+    return -T / p * spec.loss_record.coefficient(n, k) * p * (1 - p)
+
+
+def _add_l2(spec: Spec, grads: dict, p: dict, n: int, deviation: Deviation | None) -> dict:
+    """The L2 term's gradient, 2 c W per regularized parameter (and its typical mistakes)."""
+    if not spec.l2:
+        return grads
+    kind = deviation.kind if deviation is not None else ""
+    factor = L2_FACTORS.get(kind, 1.0)
+    biases = spec.l2_biases != (kind == "l2_biases_flipped")
+    c = 2.0 * spec.l2_coefficient(n) * factor
+    return {k: g + c * p[k] if (k.startswith("W") or biases) else g for k, g in grads.items()}
 
 
 def error_magnitudes(spec: Spec, params, X, T) -> dict:
@@ -130,12 +184,14 @@ def error_magnitudes(spec: Spec, params, X, T) -> dict:
     coefficient = lossrec.coefficient(n, k)
     inputs = [np.abs(X)] + [np.abs(v) for v in values[:-1]]
     d = lossrec.residual_terms(out, T) * coefficient
-    mags = _backward(spec, d, inputs, slopes, [np.abs(p[f"W{i}"]) for i in range(1, spec.n_layers + 1)])
+    mags = _add_l2(spec, _backward(spec, d, inputs, slopes, [np.abs(p[f"W{i}"]) for i in range(1, spec.n_layers + 1)]),
+                   {k: np.abs(v) for k, v in p.items()}, n, None)
 
     a = np.abs(X)
     for i, act in enumerate(acts, start=1):
         z_mag = a @ np.abs(p[f"W{i}"]) + np.abs(p[f"b{i}"])
         a = z_mag if act.is_identity else np.abs(values[i - 1]) + z_mag * act.slope(zs[i - 1], values[i - 1])
     mags["output"] = a
-    mags["loss"] = abs(lossrec.value(out, T)) + float(np.sum(np.abs(lossrec.residual(out, T)) * a)) * coefficient
+    mags["loss"] = (abs(lossrec.value(out, T)) + float(np.sum(np.abs(lossrec.residual(out, T)) * a)) * coefficient
+                    + (l2_term(spec, p, n) if spec.l2 else 0.0))
     return mags

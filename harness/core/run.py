@@ -15,7 +15,7 @@ STAGES = ("forward", "loss", "gradients", "step")
 class Run:
     backend: str
     loaded: Params            # parameters read back right after loading the canonical ones
-    output: np.ndarray        # forward output (logits for softmax cross-entropy)
+    output: np.ndarray | None  # forward output (logits for softmax cross-entropy); None: the code has no forward call
     loss: np.ndarray          # 0-d
     grads: Params             # d loss / d parameter, canonical layout
     stepped: Params           # parameters after one SGD step with spec.lr
@@ -43,7 +43,8 @@ class Run:
 
     def computed_dtype(self) -> str:
         """The dtype the backend really computed in, read off what it returned."""
-        dtypes = {a.dtype for a in (self.output, *self.grads.values()) if np.issubdtype(a.dtype, np.floating)}
+        dtypes = {a.dtype for a in (self.output, *self.grads.values())
+                  if a is not None and np.issubdtype(a.dtype, np.floating)}
         if self.computed_in:
             dtypes.add(np.dtype(self.computed_in))
         return str(min(dtypes, key=lambda d: d.itemsize)) if dtypes else "unknown"

@@ -36,6 +36,9 @@ class Spec:
     description: str = ""
     optimizer: str = "sgd"          # see harness.core.optim: sgd | momentum | nesterov | adam | adamw
     steps: int = 1                  # optimizer steps compared (each on the same batch)
+    l2: float = 0.0                 # strength of an L2 term added to the loss (0: none)
+    l2_form: str = "lambda"         # how it is written: a key of harness.core.losses.L2_FORMS
+    l2_biases: bool = False         # the biases are regularized too
 
     @property
     def n_layers(self) -> int:
@@ -59,6 +62,17 @@ class Spec:
         from .activations import ACTIVATIONS
         return tuple(ACTIVATIONS[a] for a in self.activations)
 
+    def l2_coefficient(self, n: int) -> float:
+        """c with the L2 term = c * sum of squares of the regularized parameters, at batch size n."""
+        if not self.l2:
+            return 0.0
+        from .losses import L2_FORMS
+        return self.l2 * L2_FORMS[self.l2_form].factor(n)
+
+    def regularized(self, name: str) -> bool:
+        """The parameter is in the L2 term."""
+        return bool(self.l2) and (name.startswith("W") or self.l2_biases)
+
     @property
     def classification(self) -> bool:
         """Targets are one-hot class labels (else real-valued in [0, 1))."""
@@ -73,6 +87,8 @@ class Spec:
 
     def label(self) -> str:
         opt = "" if (self.optimizer, self.steps) == ("sgd", 1) else f", {self.optimizer} x{self.steps}"
+        if self.l2:
+            opt += f", L2 {self.l2:g} ({self.l2_form}{', biases too' if self.l2_biases else ''})"
         return f"{self.name}[{'-'.join(map(str, self.sizes))}, batch {self.batch}, {self.dtype}, seed {self.seed}{opt}]"
 
     def to_json(self) -> dict:
@@ -85,7 +101,7 @@ class Spec:
 
 def validate(spec: Spec) -> Spec:
     from .activations import ACTIVATIONS
-    from .losses import LOSSES
+    from .losses import L2_FORMS, LOSSES
     from .optim import OPTIMIZERS
     if len(spec.sizes) < 2:
         raise SpecError(f"{spec.name}: sizes need at least an input and an output size, got {spec.sizes}")
@@ -119,6 +135,13 @@ def validate(spec: Spec) -> Spec:
         raise SpecError(f"{spec.name}: unknown optimizer {spec.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
     if not (isinstance(spec.steps, int) and spec.steps >= 1):
         raise SpecError(f"{spec.name}: steps must be a whole number >= 1, got {spec.steps!r}")
+    if isinstance(spec.l2, bool) or not (isinstance(spec.l2, (int, float)) and math.isfinite(spec.l2) and spec.l2 >= 0):
+        raise SpecError(f"{spec.name}: the L2 strength must be a finite number >= 0, got {spec.l2!r}")
+    if spec.l2_form not in L2_FORMS:
+        raise SpecError(f"{spec.name}: unknown L2 form {spec.l2_form!r}; valid: "
+                        + ", ".join(f"{k} ({f.written})" for k, f in L2_FORMS.items()))
+    if not isinstance(spec.l2_biases, bool):
+        raise SpecError(f"{spec.name}: l2_biases must be true or false, got {spec.l2_biases!r}")
     if spec.seed < 0:
         raise SpecError(f"{spec.name}: seed must be >= 0, got {spec.seed}")
     return spec

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..core.params import LAYOUTS
 from ..core.spec import Spec, SpecError, get_spec
-from .adapter import Adapter, Call, Param
+from .adapter import ROLES, SPEC_VALUES, Adapter, Call, Param
 
 try:
     import tomllib
@@ -22,13 +22,18 @@ except ModuleNotFoundError:         # Python 3.10
 
 BUILTIN_DIR = Path(__file__).parent / "assignments"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
-RETURNS = ("output", "loss", "loss,output", "output,loss", "grads", "loss,grads", "grads,loss", "none")
-INIT_VALUES = ("lr", "seed", "dtype")   # and sizes.<i>
-CALL_ARGS = ("model", "X", "T", "lr", "rows", "epochs", "output", "labels", "x")   # x: one row, with per_row
+# What each kind of call may return (besides values of the code's own, kept for later calls).
+RETURNS = {"forward": ("output", "loss"), "loss": ("loss",), "gradients": ("grads", "loss"), "update": ("model",)}
+INIT_VALUES = ("lr", "seed", "dtype", "l2", "sizes")   # and sizes.<i>
+CALL_ARGS = ("model", "X", "T", "lr", "rows", "pairs", "epochs", "output", "labels", "x", "t")   # x, t: with per_row
+DATA = ("rows", "columns")
+BIAS_SHAPES = ("exact", "lenient")
+MAX_LOG_EPS = 1e-6
 # The type each key must have, checked before anything uses it.
 _TYPES = {"name": str, "title": str, "spec": str, "loss": str, "reference": str, "file": str, "dtype": str,
           "visibility": str, "batch": int, "seed": int, "lr": (int, float), "weight": (int, float),
-          "timeout_s": (int, float), "memory_mb": int, "sizes": list, "activations": list}
+          "timeout_s": (int, float), "memory_mb": int, "sizes": list, "activations": list, "l2": (int, float),
+          "l2_form": str, "log_eps": (int, float), "data": str, "bias_shapes": str}
 
 
 def _check_types(table: dict, where: str) -> dict:
@@ -82,6 +87,7 @@ class Assignment:
     file: str | None = None          # the submission's file name inside a per-student folder
     show_output: bool = False        # Gradescope: show the code's own stdout/stderr to the student
     source: str = ""                 # where it was read from
+    log_eps: float = 0.0             # a loss written with log(p + log_eps) is accepted (0: only the exact log)
 
     def adapter_for(self, submission: str) -> Adapter:
         return dataclasses.replace(self.adapter, module=str(submission))
@@ -143,25 +149,54 @@ def _table(data: dict, key: str, allowed: tuple, where: str, required: tuple = (
     return value
 
 
-def _call(value, where: str) -> Call:
+def _call(value, where: str, kind: str) -> Call:
     if isinstance(value, str):
         value = {"call": value}
     spec = _table({"c": value}, "c", ("call", "args", "kwargs", "returns", "per_row"), where, ("call",))
     returns = spec.get("returns", "none")
-    if returns not in RETURNS:
-        raise AssignmentError(f"{where}: returns = {returns!r}; valid: {', '.join(RETURNS)}")
+    if not isinstance(returns, str):
+        raise AssignmentError(f"{where}: returns must be a string, e.g. returns = \"{RETURNS[kind][0]}\"")
     args, per_row = spec.get("args", []), spec.get("per_row", False)
     if not isinstance(spec["call"], str) or not isinstance(args, list) or not isinstance(per_row, bool):
         raise AssignmentError(f"{where}: call must be a name, args a list of names, per_row true or false")
-    valid = CALL_ARGS if per_row else CALL_ARGS[:-1]
-    unknown = [a for a in args if a not in valid]
-    if unknown:
-        raise AssignmentError(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}"
-                              + ("" if per_row else " (x, one row of X, with per_row = true)"))
     kwargs = spec.get("kwargs", {})
     if not isinstance(kwargs, dict) or not all(isinstance(v, (int, float, str, bool)) for v in kwargs.values()):
         raise AssignmentError(f"{where}: kwargs must be a table of constants, e.g. kwargs = {{ reg = 0.05 }}")
-    return Call(spec["call"], tuple(args), returns, per_row, tuple(kwargs.items()))
+    named = [v for v in kwargs.values() if isinstance(v, str) and v.startswith("$") and v not in SPEC_VALUES]
+    if named:
+        raise AssignmentError(f"{where}: kwargs value {named[0]!r}; values taken from the case: {', '.join(SPEC_VALUES)}")
+    call = Call(spec["call"], tuple(args), returns, per_row, tuple(kwargs.items()))
+    _check_returns(call, where, kind)
+    return call
+
+
+def _check_returns(call: Call, where: str, kind: str) -> None:
+    names = call.returned
+    valid = RETURNS[kind]
+    bad = [n for n in names if not n.isidentifier() or (n in ROLES and n not in valid)]
+    if bad or len(set(names)) != len(names) or (call.returns == "none") != (not names) or "none" in names[1:]:
+        raise AssignmentError(f"{where}: returns = {call.returns!r}; a {kind} call returns \"none\" or names "
+                              f"separated by commas, one per returned value: {', '.join(valid)}, or a name of your "
+                              "own for a value a later call takes (\"output,caches\")")
+    if kind == "gradients" and "grads" not in names:
+        raise AssignmentError(f"{where}: returns = {call.returns!r} must name the gradients: grads")
+    if kind == "forward" and not ({"output", "loss"} & set(names)):
+        raise AssignmentError(f"{where}: returns = {call.returns!r} must name the output (or the loss)")
+    if call.per_row and call.kept:
+        raise AssignmentError(f"{where}: a per_row call cannot keep values for later calls ({', '.join(call.kept)})")
+
+
+def _check_args(calls: list[tuple[str, Call]]) -> None:
+    """Every argument is a value the harness hands over, or one an earlier call keeps."""
+    kept: list[str] = []
+    for where, call in calls:
+        valid = [a for a in CALL_ARGS if call.per_row or a not in ("x", "t")] + kept
+        unknown = [a for a in call.args if a not in valid]
+        if unknown:
+            raise AssignmentError(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; valid: "
+                                  f"{', '.join(valid)}" + ("" if call.per_row else
+                                                          " (x, t: one row of X and of T, with per_row = true)"))
+        kept += call.kept
 
 
 def _init(mapping: dict, spec: Spec, where: str) -> tuple:
@@ -180,8 +215,14 @@ def _init(mapping: dict, spec: Spec, where: str) -> tuple:
 
 def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
     code = _table({"code": code}, "code", ("factory", "init", "optional_init", "params", "forward", "loss",
-                                             "gradients", "update", "lr_attr", "update_per_sample"),
-                  "code", ("factory", "params", "forward"))
+                                             "gradients", "update", "lr_attr", "update_per_sample", "data",
+                                             "bias_shapes"),
+                  "code", ("factory", "params"))
+    _check_types({k: code[k] for k in ("data", "bias_shapes") if k in code}, "[code]")
+    data, bias_shapes = code.get("data", "rows"), code.get("bias_shapes", "exact")
+    if data not in DATA or bias_shapes not in BIAS_SHAPES:
+        raise AssignmentError(f"[code]: data = {data!r}, bias_shapes = {bias_shapes!r}; valid: data "
+                              f"{' | '.join(DATA)}, bias_shapes {' | '.join(BIAS_SHAPES)}")
     params = []
     given = code["params"]
     if sorted(given) != sorted(spec.param_names):
@@ -193,39 +234,46 @@ def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
             raise AssignmentError(f"code.params.{pname}: layout {p['layout']!r}; valid: {', '.join(LAYOUTS)}")
         params.append(Param(pname, p["path"], p["layout"], p.get("grad_key")))
     update = code.get("update", [])
-    update = tuple(_call(u, f"code.update[{i}]") for i, u in enumerate(update if isinstance(update, list) else [update]))
-    gradients = _call(code["gradients"], "code.gradients") if "gradients" in code else None
+    update = tuple(_call(u, f"code.update[{i}]", "update")
+                   for i, u in enumerate(update if isinstance(update, list) else [update]))
+    forward = _call(code["forward"], "code.forward", "forward") if "forward" in code else None
+    loss = _call(code["loss"], "code.loss", "loss") if "loss" in code else None
+    gradients = _call(code["gradients"], "code.gradients", "gradients") if "gradients" in code else None
     if gradients is None and not update:
-        raise AssignmentError("[code] needs `gradients` (a call returning a dict) or `update` (calls doing one "
-                              "in-place SGD step), or both")
-    return Adapter(name=name, module="<submission>", factory=code["factory"], params=tuple(params),
-                   forward=_call(code["forward"], "code.forward"),
+        raise AssignmentError("[code] needs `gradients` (a call returning them) or `update` (calls doing one "
+                              "SGD step), or both")
+    _check_args([(w, c) for w, c in (("code.forward", forward), ("code.loss", loss), ("code.gradients", gradients))
+                 if c is not None] + [(f"code.update[{i}]", u) for i, u in enumerate(update)])
+    return Adapter(name=name, module="<submission>", factory=code["factory"], params=tuple(params), forward=forward,
                    init=_init(code.get("init", {}), spec, "code.init"),
                    optional_init=_init(code.get("optional_init", {}), spec, "code.optional_init"),
-                   loss=_call(code["loss"], "code.loss") if "loss" in code else None,
-                   gradients=gradients, update=update, lr_attr=code.get("lr_attr"),
-                   update_per_sample=bool(code.get("update_per_sample", False)))
+                   loss=loss, gradients=gradients, update=update, lr_attr=code.get("lr_attr"),
+                   update_per_sample=bool(code.get("update_per_sample", False)), columns=data == "columns",
+                   bias_shapes=bias_shapes)
 
 
 def _spec(head: dict) -> Spec:
     _check_types(head, "[assignment]")
     base = get_spec(head.get("spec", ""))
-    overrides = {k: head[k] for k in ("sizes", "activations", "loss", "batch", "lr", "seed") if k in head}
+    overrides = {k: head[k] for k in ("sizes", "activations", "loss", "batch", "lr", "seed", "l2", "l2_form") if k in head}
+    if "l2_biases" in head:
+        overrides["l2_biases"] = _flag(head, "l2_biases")
     if "activations" in overrides:
         overrides["activations"] = tuple(overrides["activations"])
     return base.replace(name=head["name"], **overrides) if overrides else base.replace(name=head["name"])
 
 
 def _case(raw: dict, i: int, spec: Spec) -> Case:
-    c = _check_types(_table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "visibility", "weight"),
-                            f"cases[{i}]"), f"cases[{i}]")
+    c = _check_types(_table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "l2", "visibility",
+                                              "weight"), f"cases[{i}]"), f"cases[{i}]")
     visibility = c.get("visibility", "visible")
     if visibility not in VISIBILITIES:
         raise AssignmentError(f"cases[{i}]: visibility {visibility!r}; valid: {', '.join(VISIBILITIES)}")
     sizes = c.get("sizes")
     if sizes is not None and len(sizes) != len(spec.sizes):
         raise AssignmentError(f"cases[{i}]: sizes {sizes} must have {len(spec.sizes)} entries like the spec's")
-    case_spec = spec.replace(sizes=sizes, batch=c.get("batch"), seed=c.get("seed"), dtype=c.get("dtype"), lr=c.get("lr"))
+    case_spec = spec.replace(sizes=sizes, batch=c.get("batch"), seed=c.get("seed"), dtype=c.get("dtype"), lr=c.get("lr"),
+                             l2=c.get("l2"))
     weight = c.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or weight < 0:
         raise AssignmentError(f"cases[{i}]: weight must be a number >= 0, got {weight!r}")
@@ -237,7 +285,8 @@ def _parse(data: dict, source: str) -> Assignment:
     if unknown:
         raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: assignment, code, scoring, cases")
     head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
-                                        "seed", "reference", "timeout_s", "memory_mb", "file", "show_output"),
+                                        "seed", "l2", "l2_form", "l2_biases", "log_eps", "reference", "timeout_s",
+                                        "memory_mb", "file", "show_output"),
                   "assignment", ("name", "spec"))
     spec = _spec(head)
     points = _table(data, "scoring", SCORED, "scoring")
@@ -251,6 +300,12 @@ def _parse(data: dict, source: str) -> Assignment:
                                   "and forward does not return one): the points would go to the harness's own "
                                   "computation; set loss = 0, or name the call that returns the code's loss")
         points["loss"] = 0
+    if adapter.forward is None:
+        if points.get("forward", 0) > 0:
+            raise AssignmentError(f"[scoring] forward = {points['forward']!r}, but [code] names no forward call: "
+                                  "set forward = 0, or name the call that returns the output")
+        points["forward"] = 0
+    log_eps = _log_eps(head, spec)
     scoring = Scoring(**{kind: float(value) for kind, value in points.items()})
     raw_cases = data.get("cases") or [{"name": "default sizes"}]
     if not isinstance(raw_cases, list):
@@ -268,7 +323,17 @@ def _parse(data: dict, source: str) -> Assignment:
     return Assignment(name=head["name"], title=head.get("title", head["name"]), spec=spec,
                       adapter=adapter, cases=cases, scoring=scoring,
                       timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
-                      show_output=_flag(head, "show_output"), source=source)
+                      show_output=_flag(head, "show_output"), source=source, log_eps=log_eps)
+
+
+def _log_eps(head: dict, spec: Spec) -> float:
+    eps = head.get("log_eps", 0.0)
+    if not 0 <= eps <= MAX_LOG_EPS:
+        raise AssignmentError(f"[assignment] log_eps = {eps!r}: a stabilizer log(p + eps) is accepted for "
+                              f"0 < eps <= {MAX_LOG_EPS:g} (0: only the exact log)")
+    if eps and spec.loss_record.with_log_eps is None:
+        raise AssignmentError(f"[assignment] log_eps: the loss {spec.loss} takes no log")
+    return float(eps)
 
 
 def _flag(head: dict, key: str) -> bool:

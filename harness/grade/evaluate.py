@@ -4,6 +4,7 @@ fails. Pure: runs in, a Graded out (the sandbox and the batch are in harness.gra
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -53,10 +54,11 @@ class CheckId:
         return getattr(scoring, self.kind.value)
 
 
-def check_ids(spec: Spec, scoring: Scoring, reports_loss: bool = True) -> list[CheckId]:
+def check_ids(spec: Spec, scoring: Scoring, reports_loss: bool = True, has_forward: bool = True) -> list[CheckId]:
     """The checks of one case, in report order; no loss check for code that reports no loss (the
-    harness's own computation from the output is never scored as the student's)."""
-    return [CheckId(CheckKind.FORWARD), *([CheckId(CheckKind.LOSS)] if reports_loss else []),
+    harness's own computation from the output is never scored as the student's), no forward
+    check for code without a forward call."""
+    return [*([CheckId(CheckKind.FORWARD)] if has_forward else []), *([CheckId(CheckKind.LOSS)] if reports_loss else []),
             *(CheckId(CheckKind.GRADIENT, p) for p in spec.param_names),
             *([CheckId(CheckKind.STEP)] if scoring.step > 0 else []), CheckId(CheckKind.INPUTS)]
 
@@ -70,10 +72,15 @@ class Check:
     max_score: float
     visibility: str
     output: str = ""          # mismatch messages, or why the case could not run
+    checked: bool = True      # False: the run ended before this could be looked at (no points, not a finding)
 
     @property
     def name(self) -> str:
         return self.id.label
+
+    @property
+    def word(self) -> str:
+        return "PASS" if self.passed else ("FAIL" if self.checked else "n/a")
 
 
 @dataclass(frozen=True)
@@ -111,35 +118,47 @@ def expected_run(spec: Spec, params, X, T) -> Run:
     g = net.backprop(spec, params, X, T)
     p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     out = net.forward(spec, p, np.asarray(X, np.float64))
-    return Run(backend="expected", loaded=p, output=out, loss=np.asarray(net.loss(spec, out, np.asarray(T, np.float64))),
+    return Run(backend="expected", loaded=p, output=out,
+               loss=np.asarray(net.loss(spec, out, np.asarray(T, np.float64), p)),
                grads=g, stepped={k: p[k] - spec.lr * g[k] for k in p})
+
+
+def log_eps_loss(spec: Spec, params, X, T, eps: float) -> float:
+    """The loss written with log(p + eps) (the gradients stay those of the exact loss)."""
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    out = net.forward(spec, p, np.asarray(X, np.float64))
+    T = np.asarray(T, np.float64)
+    return spec.loss_record.with_log_eps(out, T, eps) + (net.l2_term(spec, p, len(X)) if spec.l2 else 0.0)
 
 
 def _check_of(stage: str, name: str) -> CheckId:
     return CheckId(CheckKind.GRADIENT, name) if stage == "gradients" else CheckId(CheckKind(stage))
 
 
-def case_checks(case: Case, result, scoring: Scoring, partial: Run | None = None,
-                reports_loss: bool = True) -> tuple[list[Check], dict]:
-    """The checks of one case, and per CheckId whether it failed (for the diagnosis).
+def case_checks(case: Case, result, assignment: Assignment, partial: Run | None = None) -> tuple[list[Check], dict, list]:
+    """The checks of one case, per CheckId whether it failed (for the diagnosis), and notes.
     result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
-    spec, w = case.spec, case.weight
-    ids = check_ids(spec, scoring, reports_loss)
+    spec, w, scoring, adapter = case.spec, case.weight, assignment.scoring, assignment.adapter
+    ids = check_ids(spec, scoring, adapter.reports_loss, adapter.forward is not None)
     problem = result if isinstance(result, Problem) else None
     run = partial if problem else result
     messages: dict[CheckId, list[str]] = {i: [] for i in ids}
+    notes: list[str] = []
     if problem:
         graded = (CheckKind.FORWARD, CheckKind.LOSS) if run is not None else ()
         for i in ids:
-            if i.kind not in graded:
+            if i.kind not in graded and i.kind is not CheckKind.INPUTS:
                 messages[i].append(problem.text())
     if run is not None:
         params = init_params(spec)
         X, T = make_batch(spec)
-        comps = compare_runs(spec, "expected", expected_run(spec, params, X, T), "yours", run,
-                             default_tolerance(spec.dtype), net.error_magnitudes(spec, params, X, T),
-                             stages=("forward", "loss") if problem else STAGES)
+        stages = [st for st in (("forward", "loss") if problem else STAGES)
+                  if (st != "forward" or run.output is not None) and (st != "loss" or adapter.reports_loss)]
+        expected, mags = expected_run(spec, params, X, T), net.error_magnitudes(spec, params, X, T)
+        comps = compare_runs(spec, "expected", expected, "yours", run, default_tolerance(spec.dtype), mags, stages=stages)
         for stage, comp in comps.items():
+            if stage == "loss" and comp.mismatches and _accepted_log_eps(assignment, case, run, expected, mags, notes):
+                continue
             for m in comp.mismatches:
                 messages.setdefault(_check_of(stage, m.name), []).append(m.message())
         if run.mutated:
@@ -148,9 +167,30 @@ def case_checks(case: Case, result, scoring: Scoring, partial: Run | None = None
     checks = []
     for i in ids:
         points = w * i.points(scoring, spec)
-        checks.append(Check(case.name, i, not messages[i], 0.0 if messages[i] else points, points,
-                            case.visibility, "\n".join(messages[i])))
-    return checks, ({i: bool(messages[i]) for i in ids} if run is not None and not problem else {})
+        unchecked = problem is not None and i.kind is CheckKind.INPUTS
+        output = "not checked: the run ended before it finished" if unchecked else "\n".join(messages[i])
+        checks.append(Check(case.name, i, not messages[i] and not unchecked, 0.0 if messages[i] or unchecked else points,
+                            points, case.visibility, output, checked=not unchecked))
+    return checks, ({i: bool(messages[i]) for i in ids} if run is not None and not problem else {}), notes
+
+
+def _accepted_log_eps(assignment: Assignment, case: Case, run: Run, expected: Run, mags: dict, notes: list) -> bool:
+    """The loss matches the assignment's accepted log(p + eps) form (through the same comparison):
+    say so in a note."""
+    if not assignment.log_eps:
+        return False
+    spec, eps = case.spec, assignment.log_eps
+    X, T = make_batch(spec)
+    variant = log_eps_loss(spec, expected.loaded, X, T, eps)
+    comp = compare_runs(spec, "expected", dataclasses.replace(expected, loss=np.asarray(variant)), "yours", run,
+                        default_tolerance(spec.dtype), mags, stages=("loss",))["loss"]
+    if comp.mismatches:
+        return False
+    exact = float(expected.loss)
+    notes.append(f"the loss is computed as log(p + {eps:g}), which this assignment accepts: it moves the loss by "
+                 f"{abs(variant - exact) / max(abs(exact), 1e-300):.2g} relative in case {case.name!r} "
+                 "(the gradients are those of the exact loss)")
+    return True
 
 
 # --- verdict -------------------------------------------------------------------------------
@@ -169,13 +209,14 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     runs = plan(assignment)
     missing = fatal or Problem(Verdict.CRASHED, "the process ended before this case ran")
     checks, failed = [], {}
+    note_list = list(notes)
     for case in assignment.cases:
-        cs, f = case_checks(case, results.get(case.name, missing), assignment.scoring, (partials or {}).get(case.name),
-                            assignment.adapter.reports_loss)
+        cs, f, case_notes = case_checks(case, results.get(case.name, missing), assignment,
+                                        (partials or {}).get(case.name))
         checks += cs
+        note_list += [n for n in case_notes if n not in note_list]
         for k, v in f.items():
             failed[k] = failed.get(k, False) or v
-    note_list = list(notes)
     for r in results.values():
         if isinstance(r, Run):
             note_list += [n for n in r.notes if n not in note_list]
@@ -232,6 +273,7 @@ def grader_failed(assignment: Assignment, submission: str, trace: str, seconds: 
     for case in assignment.cases:
         checks += [Check(case.name, i, False, 0.0, case.weight * i.points(assignment.scoring, case.spec),
                          case.visibility, p.text()) for i in check_ids(case.spec, assignment.scoring,
-                                                                       assignment.adapter.reports_loss)]
+                                                                       assignment.adapter.reports_loss,
+                                                                       assignment.adapter.forward is not None)]
     return Graded(submission, assignment.name, Verdict.GRADER, p.text(), tuple(checks), seconds=seconds,
                   staff_detail=trace)

@@ -151,8 +151,9 @@ def _validate(event: Event) -> None:
 
 # --- observations: arrays across the boundary ------------------------------------------------
 def save_observation(obs: Observation, path: Path) -> None:
-    arrays = {"output": obs.output, **({"loss": obs.loss} if obs.loss is not None else {})}
-    for group in ("loaded", "grads", "stepped"):
+    arrays = {**({"output": obs.output} if obs.output is not None else {}),
+              **({"loss": obs.loss} if obs.loss is not None else {})}
+    for group in ("loaded", "grads", "stepped", "after_gradients"):
         arrays.update({f"{group}.{k}": v for k, v in (getattr(obs, group) or {}).items()})
     for i, params in enumerate(obs.per_sample):
         arrays.update({f"per_sample.{i}.{k}": v for k, v in params.items()})
@@ -169,13 +170,15 @@ def expected_arrays(adapter: Adapter, spec: Spec, forward_only: bool) -> dict[st
     shapes = {f"W{i}": (a, b) for i, (a, b) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True), 1)}
     shapes.update({f"b{i}": (b,) for i, b in enumerate(spec.sizes[1:], 1)})
     params = {p: int(np.prod(shape)) for p, shape in shapes.items()}
-    out = {"output": n * k * grow, **{f"loaded.{p}": size for p, size in params.items()}}
+    out = {**({"output": n * k * grow} if adapter.forward is not None else {}),
+           **{f"loaded.{p}": size for p, size in params.items()}}
     if adapter.reports_loss:
         out["loss"] = n * k * grow                   # absent from a forward-only run whose loss call raised
     batches = 1
     if not forward_only:
         if adapter.gradients is not None:
             out.update({f"grads.{p}": size * max(n, grow) for p, size in params.items()})
+            out.update({f"after_gradients.{p}": size * grow for p, size in params.items()})
         if per_sample_updates(adapter, n):
             out.update({f"per_sample.{i}.{p}": size * grow for i in range(n) for p, size in params.items()})
             batches += n
@@ -234,5 +237,5 @@ def _observation(arrays: dict, spec: Spec) -> Observation:
     while f"inputs.{len(inputs)}.X" in arrays:
         i = len(inputs)
         inputs.append((arrays[f"inputs.{i}.X"], arrays[f"inputs.{i}.T"], arrays[f"inputs.{i}.rows"]))
-    return Observation(group("loaded"), arrays["output"], arrays.get("loss"), group("grads"), group("stepped"),
-                       tuple(per_sample), tuple(inputs))
+    return Observation(group("loaded"), arrays.get("output"), arrays.get("loss"), group("grads"), group("stepped"),
+                       tuple(per_sample), tuple(inputs), group("after_gradients"))

@@ -31,12 +31,12 @@ def render(g: Graded, show_hidden: bool = True) -> str:
     for case in cases:
         cs = [c for c in g.checks if c.case == case]
         label = f"{case} ({cs[0].visibility})"
-        cells = "  ".join(f"{c.id.short} {'PASS' if c.passed else 'FAIL'}" for c in cs)
+        cells = "  ".join(f"{c.id.short} {c.word}" for c in cs)
         out.append(f"  {label.ljust(width)}  {cells}   {sum(c.score for c in cs):g}/{sum(c.max_score for c in cs):g}")
     if g.diagnosis.findings:
         out.append("Diagnosis:")
         out += ["  " + m for m in g.diagnosis.message().splitlines()]
-    shown = [c for c in g.checks if not c.passed and c.output and (show_hidden or c.visibility == "visible")]
+    shown = [c for c in g.checks if not c.passed and c.checked and c.output and (show_hidden or c.visibility == "visible")]
     first_case = shown[0].case if shown else None
     details = list(dict.fromkeys(c.output for c in shown if c.case == first_case))
     if details and g.status is Verdict.FAILED:
@@ -67,7 +67,7 @@ def to_dict(g: Graded) -> dict:
         "max_score": g.max_score, "problem": g.problem, "seconds": round(g.seconds, 3), "sandbox": g.sandbox,
         "sandbox_protects": isolation.PROTECTS[isolation.Mode(g.sandbox)] if g.sandbox else "",
         "checks": [{"case": c.case, "name": c.name, "kind": c.id.kind.value, "param": c.id.param,
-                    "passed": c.passed, "score": c.score, "max_score": c.max_score,
+                    "passed": c.passed, "checked": c.checked, "score": c.score, "max_score": c.max_score,
                     "visibility": c.visibility, "output": c.output} for c in g.checks],
         "diagnosis": {"primary": g.diagnosis.primary, "first_layer": g.diagnosis.first_layer,
                       "findings": [{"cause": f.cause, "summary": CAUSES[f.cause].summary, "params": list(f.params),
