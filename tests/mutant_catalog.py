@@ -17,8 +17,14 @@ def style_file(style: str) -> Path:
     return ref if ref.is_file() else COURSE_DIR / f"{style}.py"
 
 
+# Course nets graded by a built-in assignment (the book's code in that assignment's style).
+BUILTIN_FOR = {"dlfs_two_layer": "softmax_ce"}
+
+
 def style_assignment(style: str) -> str:
     """The assignment a style is graded by: a built-in name or a course net's .toml."""
+    if style in BUILTIN_FOR:
+        return BUILTIN_FOR[style]
     return style if (REF_DIR / f"{style}.py").is_file() else str(COURSE_DIR / f"{style}.toml")
 
 
@@ -129,4 +135,71 @@ MUTANTS = [
            "                d_hidden = [error * self.output[0, 1 + j] for j in range(len(h))]\n", "stale_weights"),
     Mutant("lin_lr_missing", "linear_221", "self.hidden[j, 0] -= lr * d_hidden[j]", "self.hidden[j, 0] -= d_hidden[j]",
            "lr_missing"),
+]
+
+# Course-style nets (tests/course_nets/): the families beyond the reference nets.
+MUTANTS += [
+    # cs231n_reg: softmax CE mean over N + reg * sum(W * W), labels as indices, loss(X, y, reg) -> (loss, grads)
+    Mutant("cs231n_l2_grad_half", "cs231n_reg", "grads['W2'] = hidden_layer.T.dot(dscores) + 2 * reg * W2",
+           "grads['W2'] = hidden_layer.T.dot(dscores) + reg * W2", "l2_gradient_half"),
+    Mutant("cs231n_l2_grad_missing", "cs231n_reg", "grads['W1'] = X.T.dot(dhidden) + 2 * reg * W1",
+           "grads['W1'] = X.T.dot(dhidden)", "l2_gradient_missing"),
+    Mutant("cs231n_l2_loss_half", "cs231n_reg", "reg_loss = reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
+           "reg_loss = 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))", "l2_loss"),
+    Mutant("cs231n_l2_bias", "cs231n_reg", "grads['b2'] = np.sum(dscores, axis=0)",
+           "grads['b2'] = np.sum(dscores, axis=0) + 2 * reg * b2", "l2_bias_gradient"),
+    Mutant("cs231n_no_batch_mean", "cs231n_reg", "        dscores /= N\n", "", "scale_batch"),
+    # dlfs_two_layer: Affine / Relu / SoftmaxWithLoss layers, one-hot t
+    Mutant("dlfs_no_batch_mean", "dlfs_two_layer", "dx = (self.y - self.t) / batch_size", "dx = self.y - self.t",
+           "scale_batch"),
+    Mutant("dlfs_db_not_summed", "dlfs_two_layer", "self.db = np.sum(dout, axis=0)", "self.db = dout",
+           "bias_not_reduced"),
+    Mutant("dlfs_relu_mask_missing", "dlfs_two_layer", "        dout[self.mask] = 0\n", "", "missing_act_deriv"),
+    Mutant("dlfs_loss_not_averaged", "dlfs_two_layer", "+ 1e-7)) / batch_size", "+ 1e-7))", "loss_not_grad"),
+    # dlai_deep: L-layer, columns, ReLU hidden, sigmoid output, BCE mean over m, update_parameters returns a dict
+    Mutant("dlai_deep_dAL_sign", "dlai_deep", "dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))",
+           "dAL = np.divide(Y, AL) - np.divide(1 - Y, 1 - AL)", "sign"),
+    Mutant("dlai_deep_sigmoid_on_z", "dlai_deep", "dZ = dA * s * (1 - s)", "dZ = dA * Z * (1 - Z)",
+           "deriv_formula_on_z"),
+    Mutant("dlai_deep_lr_missing", "dlai_deep",
+           'parameters["W" + str(layer + 1)] - learning_rate * grads["dW" + str(layer + 1)]',
+           'parameters["W" + str(layer + 1)] - grads["dW" + str(layer + 1)]', "lr_missing"),
+    Mutant("dlai_deep_log_eps", "dlai_deep", "Y * np.log(AL)", "Y * np.log(AL + 1e-8)", "log_epsilon"),
+    # dlai_l2: 3 layers, columns, BCE mean over m + lambd / (2m) * sum(W^2), gradients + lambd / m * W
+    Mutant("dlai_l2_grad_half", "dlai_l2", "dW3 = 1. / m * np.dot(dZ3, A2.T) + lambd / m * W3",
+           "dW3 = 1. / m * np.dot(dZ3, A2.T) + lambd / (2 * m) * W3", "l2_gradient_half"),
+    Mutant("dlai_l2_grad_missing", "dlai_l2", "dW2 = 1. / m * np.dot(dZ2, A1.T) + lambd / m * W2",
+           "dW2 = 1. / m * np.dot(dZ2, A1.T)", "l2_gradient_missing"),
+    Mutant("dlai_l2_cost_without_l2", "dlai_l2", "cost = cross_entropy_cost + L2_regularization_cost",
+           "cost = cross_entropy_cost", "l2_loss"),
+    Mutant("dlai_l2_bias_regularized", "dlai_l2", "db3 = 1. / m * np.sum(dZ3, axis=1, keepdims=True)",
+           "db3 = 1. / m * np.sum(dZ3, axis=1, keepdims=True) + lambd / m * b3", "l2_bias_gradient"),
+    Mutant("dlai_l2_slope_divided_out", "dlai_l2", "dZ3 = A3 - Y", "dZ3 = (A3 - Y) / (A3 * (1 - A3))",
+           "slope_divided_out"),
+    # nielsen: per-sample column vectors, sigmoid everywhere, quadratic cost, update_mini_batch
+    Mutant("nielsen_prime_at_activation", "nielsen", "* sigmoid_prime(zs[-1])", "* sigmoid_prime(activations[-1])",
+           "deriv_at_activation"),
+    Mutant("nielsen_hidden_prime_missing", "nielsen", "delta = np.dot(self.weights[-k + 1].transpose(), delta) * sp",
+           "delta = np.dot(self.weights[-k + 1].transpose(), delta)", "missing_act_deriv"),
+    Mutant("nielsen_not_averaged", "nielsen", "self.weights = [w - (eta / len(mini_batch)) * nw",
+           "self.weights = [w - eta * nw", "scale_batch"),
+    Mutant("nielsen_cost_derivative_sign", "nielsen", "return output_activations - y", "return y - output_activations",
+           "sign"),
+    # leaky_layers: Dense -> LeakyReLU -> Dense -> Tanh -> Dense, sum of squares mean over the batch
+    Mutant("leaky_tanh_no_square", "leaky_layers", "return grad * (1 - self.out ** 2)", "return grad * (1 - self.out)",
+           "deriv_miswritten"),
+    Mutant("leaky_tanh_on_z", "leaky_layers", "return grad * (1 - self.out ** 2)", "return grad * (1 - self.x ** 2)",
+           "deriv_formula_on_z"),
+    Mutant("leaky_relu_deriv_missing", "leaky_layers", "return np.where(self.x > 0, grad, self.alpha * grad)",
+           "return grad", "missing_act_deriv"),
+    Mutant("leaky_mse_no_2", "leaky_layers", "grad = 2 * (output - T) / len(X)", "grad = (output - T) / len(X)",
+           "scale_half"),
+    # softmax_probs: predict -> probabilities, dL/dP through the full softmax Jacobian, sigmoid hidden
+    Mutant("softmax_jacobian_diagonal", "softmax_probs",
+           "dZ2 = P * (dP - np.sum(dP * P, axis=1, keepdims=True))", "dZ2 = dP * P * (1 - P)", "softmax_diagonal"),
+    Mutant("softmax_hidden_prime_at_activation", "softmax_probs", "dZ1 = dH * H * (1 - H)",
+           "dZ1 = dH * sigmoid(H) * (1 - sigmoid(H))", "deriv_at_activation"),
+    Mutant("softmax_loss_log_eps", "softmax_probs", "-np.sum(T * np.log(P)) / len(T)",
+           "-np.sum(T * np.log(P + 1e-8)) / len(T)", "log_epsilon"),
+    Mutant("softmax_no_batch_mean", "softmax_probs", "dP = -T / P / len(X)", "dP = -T / P", "scale_batch"),
 ]

@@ -27,12 +27,13 @@ def graded(tmp_path_factory):
 
 
 def test_catalog_covers_every_cause_in_every_style():
-    assert len(MUTANTS) >= 25
+    assert len(MUTANTS) >= 60
     assert len({m.id for m in MUTANTS}) == len(MUTANTS)
     assert {"relu_mse", "sigmoid_mse", "xor", "softmax_ce", "linear_221"} <= {m.style for m in MUTANTS}
     required = {"scale_2", "scale_half", "scale_batch", "scale_inv_batch", "scale_outputs", "hardcoded_batch",
                 "lr_twice", "lr_missing", "sign", "transposed", "missing_act_deriv", "deriv_at_activation",
-                "bias_not_reduced", "stale_weights", "loss_not_grad"}
+                "bias_not_reduced", "stale_weights", "loss_not_grad", "l2_gradient_missing", "l2_gradient_half",
+                "l2_bias_gradient", "l2_loss", "log_epsilon", "softmax_diagonal", "deriv_miswritten", "slope_divided_out"}
     assert required <= {m.cause for m in MUTANTS}
     assert all(m.cause in CAUSES for m in MUTANTS)
 

@@ -103,11 +103,18 @@ def _slope(spec: Spec, layer: int, z, a, deviation: Deviation | None):
     if _slope_folded(spec, layer):
         if kind == "slope_not_folded":
             return act.slope(z, a)
+        if kind in ("slope_at_activation", "slope_formula_on_z", "slope_miswritten"):
+            # code that takes dL/da and then a wrong slope: the folded slope replaced by the wrong one
+            return _wrong_slope(act, kind, z, a) / act.slope(z, a)
         return 1.0 / act.slope(z, a) if kind == "slope_divided_out" else np.ones_like(z)
-    if kind == "slope_miswritten":
-        return act.miswritten_slope[1](z, a)
     if kind == "missing_slope":
         return np.ones_like(z)
+    return _wrong_slope(act, kind, z, a) if kind else act.slope(z, a)
+
+
+def _wrong_slope(act, kind: str, z, a):
+    if kind == "slope_miswritten":
+        return act.miswritten_slope[1](z, a)
     if kind == "slope_at_activation":
         return act.slope(a, act.f(a))
     if kind == "slope_formula_on_z":

@@ -95,7 +95,7 @@ class Assignment:
     def probes(self) -> tuple[Spec, ...]:
         """Unscored runs for the diagnosis: the smallest case at other batch sizes and learning
         rates, so that a factor of N, K, lr or a hard-coded batch size can be told apart."""
-        base = min((c.spec for c in self.cases), key=lambda s: s.n_weights)
+        base = min((c.spec for c in self.cases), key=lambda s: (s.n_weights, not s.l2))
         base = base.replace(dtype="float64")
         return tuple(base.replace(batch=n, lr=base.lr * f, seed=100 + i)
                      for i, (n, f) in enumerate(((3, 1.0), (5, 1.0), (5, 0.25))))

@@ -9,6 +9,7 @@ steps, so they cannot drift apart.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import itertools
@@ -274,7 +275,8 @@ class Session:
     def gradients_from_call(self, model, env: dict) -> tuple[dict, np.ndarray | None]:
         """The gradients the call returns, canonical (a key it lacks is left out: it costs only
         that parameter's check, see derive), and the loss when the call returns one too. A
-        per-row call's gradients are summed over the rows and scaled as the loss averages."""
+        per-row call's gradients (and losses) are summed over the rows: derive() scales them as
+        the loss averages (the grading child knows no loss)."""
         g = self.adapter.gradients
         raw = self.call(model, g, env)
         if not g.per_row:
@@ -284,12 +286,8 @@ class Session:
             return self._grads_of(values.get("grads")), loss
         rows = [_returned(r, g) for r in raw]
         grads = [self._grads_of(r.get("grads")) for r in rows]
-        scale = per_sample_scale(self.spec, len(rows))
-        summed = {k: sum(gr[k] for gr in grads) * np.asarray(scale, grads[0][k].dtype) for k in grads[0]
-                  if all(k in gr for gr in grads)}
-        loss = None
-        if "loss" in g.returned:
-            loss = sum(numeric(r["loss"], f"{g.target} (loss)") for r in rows) * scale
+        summed = {k: sum(gr[k] for gr in grads) for k in grads[0] if all(k in gr for gr in grads)}
+        loss = sum(numeric(r["loss"], f"{g.target} (loss)") for r in rows) if "loss" in g.returned else None
         return summed, loss
 
     def _grads_of(self, raw) -> dict:
@@ -427,6 +425,7 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
     loaded = {k: np.asarray(v) for k, v in obs.loaded.items()}
     _check_output_shape(adapter, obs.output, (len(X), spec.sizes[-1]))
     notes: list[str] = []
+    obs = _scale_row_sums(adapter, spec, obs, len(X))
     loss = obs.loss
     if loss is None and adapter.reports_loss:      # its loss call raised: nothing to credit
         loss = np.asarray(np.nan)
@@ -476,6 +475,20 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
         mutated += tuple(f"{name} (in {adapter.gradients.target})" for name in changed)
     return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads=grads, stepped=stepped,
                notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed, mutated=mutated)
+
+
+def _scale_row_sums(adapter: Adapter, spec: Spec, obs: Observation, n: int) -> Observation:
+    """A per-row gradients call's sums over the rows, scaled to the batch's gradient (and loss,
+    when that call is where the loss comes from)."""
+    g = adapter.gradients
+    if g is None or not g.per_row or obs.grads is None:
+        return obs
+    scale = per_sample_scale(spec, n)
+    grads = {k: v * np.asarray(scale, v.dtype) for k, v in obs.grads.items()}
+    loss_from_rows = "loss" in g.returned and adapter.loss is None and "loss" not in (adapter.forward.returned
+                                                                                     if adapter.forward else ())
+    loss = obs.loss * np.asarray(scale, obs.loss.dtype) if loss_from_rows and obs.loss is not None else obs.loss
+    return dataclasses.replace(obs, grads=grads, loss=loss)
 
 
 def _check_output_shape(adapter: Adapter, output, expected: tuple) -> None:
@@ -580,8 +593,11 @@ class Driver:
     def gradients(self, X, T, env: dict | None = None) -> dict:
         """The code's gradients at the current parameters (recovered from one update, then
         undone, when it only updates in place)."""
-        if self.adapter.gradients is not None:
-            return self.session.gradients_from_call(self.model, env or self._env(X, T))[0]
+        g = self.adapter.gradients
+        if g is not None:
+            grads = self.session.gradients_from_call(self.model, env or self._env(X, T))[0]
+            scale = per_sample_scale(self.spec, len(X)) if g.per_row else 1.0
+            return {k: v * np.asarray(scale, v.dtype) for k, v in grads.items()}
         before = self.params()
         self.sgd_step(X, T)
         after = self.params()

@@ -8,6 +8,7 @@ parameters wins; what nothing explains is reported as unexplained, never guessed
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -42,6 +43,19 @@ class HintContext:
     @property
     def activation(self) -> str:
         return self.spec.activations[self.layer - 1] if self.layer else ""
+
+    @property
+    def l2(self) -> str:
+        """The L2 term as the assignment writes it, and its gradient."""
+        from ..core.losses import L2_FORMS
+        form = L2_FORMS[self.spec.l2_form]
+        on = "the weights and the biases" if self.spec.l2_biases else "the weights only (not the biases)"
+        return f"the L2 term is {form.written} on {on}; its gradient is {form.gradient}"
+
+    @property
+    def miswritten(self) -> str:
+        act = self.spec.activation_records[self.layer - 1] if self.layer else None
+        return act.miswritten_slope[0] if act is not None and act.miswritten_slope else ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,25 @@ CAUSES: dict[str, Cause] = {
         "compute every delta before changing any weight: the delta below layer {c.layer} used W{c.layer} after its "
         "update")),
     "loss_not_grad": Cause("reported loss is not the function whose gradient is returned", _text(
-        "the loss is {c.loss}: report that value; your gradients already are its gradients")),
+        "the loss is {c.loss}: report that value")),
+    "deriv_miswritten": Cause("activation derivative written wrong", _text("layer {c.layer}: {c.miswritten}")),
+    "slope_divided_out": Cause("output activation's derivative divided out", _text(
+        "the loss is {c.loss}; its derivative with respect to the output layer's pre-activation is {c.derivative} "
+        "as it stands: do not divide by the {c.activation} derivative")),
+    "softmax_diagonal": Cause("softmax Jacobian taken as its diagonal", _text(
+        "a softmax output couples every class: dz = p * (dp - sum(dp * p, axis=1, keepdims=True)), not dp * p * (1 - p); "
+        "with the cross-entropy this is simply {c.derivative}")),
+    "l2_gradient_missing": Cause("L2 term missing from the gradient", _text("{c.l2}: add it to each regularized gradient")),
+    "l2_gradient_half": Cause("L2 gradient half the size", _text("{c.l2}: the derivative of a square keeps its 2")),
+    "l2_gradient_double": Cause("L2 gradient twice the size", _text("{c.l2}: the 1/2 in front cancels the 2 of the square")),
+    "l2_bias_gradient": Cause("biases regularized in the gradient but not in the loss (or the reverse)", _text(
+        "{c.l2}: regularize the same parameters in the loss and in the gradient")),
+    "l2_loss": Cause("L2 term of the reported loss differs", _text(
+        "{c.l2}: the reported loss must include exactly that term")),
+    "log_epsilon": Cause("loss computed as log(p + eps)", lambda c: (
+        f"the loss is {c.loss}; a stabilizer inside the log changes its value (by {c.n0}): compute the log exactly "
+        "(e.g. from the logits with a log-softmax, or np.log of the probabilities) unless the assignment says "
+        "otherwise")),
     "forward": Cause("forward pass differs", _text(
         "fix the forward pass first (weights layout, bias, activations, output layer): gradients are only compared "
         "meaningfully once the output matches")),
@@ -124,6 +156,17 @@ CAUSES: dict[str, Cause] = {
     "unexplained": Cause("no typical cause fits", _text(
         "compare your deltas with the chain rule layer by layer, starting at the output")),
 }
+
+
+# The cause each deviation of harness.core.net's backward pass stands for.
+DEVIATION_CAUSES = {"missing_slope": "missing_act_deriv", "slope_at_activation": "deriv_at_activation",
+                    "slope_formula_on_z": "deriv_formula_on_z", "stale_weights": "stale_weights",
+                    "slope_not_folded": "slope_not_folded", "slope_divided_out": "slope_divided_out",
+                    "softmax_diagonal": "softmax_diagonal", "slope_miswritten": "deriv_miswritten",
+                    "l2_missing": "l2_gradient_missing", "l2_half": "l2_gradient_half", "l2_double": "l2_gradient_double",
+                    "l2_biases_flipped": "l2_bias_gradient"}
+LOSS_MATCH_RTOL = 1e-10    # a loss variant (an L2 term, log(p + eps)) must match this closely: round-off is ~1e-15
+LOG_EPSILONS = tuple(10.0 ** -k for k in range(3, 17))
 
 
 @dataclass(frozen=True)
@@ -240,9 +283,10 @@ def _factor_word(name: str, exp: int) -> str:
 
 
 # --- the diagnosis ---------------------------------------------------------------------------
-def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_failed: bool) -> Diagnosis:
+def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_failed: bool,
+             step_failed: bool = False) -> Diagnosis:
     """`trials`: float64 runs of the submission; `failing`: gradient names that mismatched in
-    some graded case; loss/forward_failed: those mismatched in some case."""
+    some graded case; loss/forward/step_failed: those mismatched in some case."""
     if not trials:
         return Diagnosis(())
     spec = trials[0].spec
@@ -284,7 +328,7 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
             claim("bias_not_reduced", [p], "holds per-sample values instead of their sum over the batch")
     # 2. a deviation of the backward pass (the one explaining most parameters first)
     candidates = []
-    for dev in model.deviations(spec):
+    for dev in dict.fromkeys(d for t in trials for d in model.deviations(t.spec)):   # cases may differ (L2 or not)
         if dev.kind == "stale_weights" and not trials[0].run.grads_from_update:
             continue          # code that returns gradients cannot use weights it has not updated yet
         predicted = [t.predict(dev) for t in trials]
@@ -293,10 +337,9 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
         if hits:
             candidates.append((len(hits), dev, hits))
     for _, dev, hits in sorted(candidates, key=lambda c: -c[0])[:1]:
-        cause = {"missing_slope": "missing_act_deriv", "slope_at_activation": "deriv_at_activation",
-                 "slope_formula_on_z": "deriv_formula_on_z", "stale_weights": "stale_weights",
-                 "slope_not_folded": "slope_not_folded"}[dev.kind]
-        claim(cause, hits, f"matches backprop with this bug at layer {dev.layer} in every run", dev.layer)
+        cause = DEVIATION_CAUSES[dev.kind]
+        where = f" at layer {dev.layer}" if dev.layer else ""
+        claim(cause, hits, f"matches backprop with this bug{where} in every run", dev.layer)
     # 3. constant factors, grouped by the factor
     by_factor: dict = {}
     for p in list(left):
@@ -314,7 +357,36 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     loss = _loss_finding(trials, spec, loss_failed, failing)
     if loss:
         findings.append(loss)
+    step = _step_finding(trials, spec) if step_failed and not failing else None
+    if step:
+        findings.append(step)
     return Diagnosis(tuple(findings), _first_layer(spec, failing))
+
+
+def _step_finding(trials: list[Trial], spec: Spec) -> Finding | None:
+    """Right gradients, wrong update: the step each parameter took, as a factor of lr times its
+    gradient (the first factor found; parameters may differ, e.g. only the weights)."""
+    by_factor: dict = {}
+    for k in spec.param_names:
+        taken = [((np.asarray(t.run.loaded[k], np.float64) - np.asarray(t.run.stepped[k], np.float64)) / t.spec.lr,
+                  t.expected[k]) for t in trials if k in t.run.stepped]
+        ratios = _ratios(taken)
+        if ratios and all(abs(r - 1) <= 1e-6 for r in ratios):
+            continue                                   # this parameter steps right
+        named = ratios and _name_factor(ratios, trials, with_lr=True)
+        if not named:
+            return _step_unexplained(spec)
+        by_factor.setdefault((tuple(named[0]), named[1]), []).append(k)
+    if not by_factor:
+        return _step_unexplained(spec)
+    (causes, words), params = next(iter(by_factor.items()))
+    return Finding(causes[0], ("step",), f"the update moves {', '.join(params)} by {words} times lr * gradient, in every "
+                   "run (the gradients themselves are right)", CAUSES[causes[0]].hint(HintContext(spec, n0=words)))
+
+
+def _step_unexplained(spec: Spec) -> Finding:
+    return Finding("unexplained", ("step",), "the update is not p - lr * gradient, though the gradients are right",
+                   CAUSES["unexplained"].hint(HintContext(spec)))
 
 
 def _right_in_float64(trials: list[Trial], failing: set[str]) -> bool:
@@ -344,14 +416,62 @@ def _unreduced(p: str, trials: list[Trial], expected: list[dict]) -> bool:
 def _loss_finding(trials: list[Trial], spec: Spec, loss_failed: bool, failing: set[str]) -> Finding | None:
     if not loss_failed:
         return None
-    ratios = _ratios([(t.run.loss, model.loss(t.spec, model.forward(t.spec, t.params, t.X), t.T)) for t in trials])
+    context = HintContext(spec)
+    variant = _loss_variant(trials)
+    if variant is not None and not failing:
+        cause, seen, words = variant
+        return Finding(cause, ("loss",), seen + ", while the gradients are right",
+                       CAUSES[cause].hint(dataclasses.replace(context, n0=words)))
+    ratios = _ratios([(t.run.loss, _exact_loss(t)) for t in trials])
     named = ratios and _name_factor(ratios, trials, with_lr=False)
     seen = f"the reported loss is {named[1]} times the spec's" if named else "the reported loss differs from the spec's"
     if failing:
         return Finding("loss_not_grad" if named else "unexplained", ("loss",), seen + "; fix the gradients first",
-                       CAUSES["loss_not_grad"].hint(HintContext(spec)))
+                       CAUSES["loss_not_grad"].hint(context))
     return Finding("loss_not_grad", ("loss",), seen + ", while the gradients are right: it is not the function "
-                   "whose gradient you return", CAUSES["loss_not_grad"].hint(HintContext(spec)))
+                   "whose gradient you return", CAUSES["loss_not_grad"].hint(context))
+
+
+def _exact_loss(t: Trial) -> float:
+    return model.loss(t.spec, model.forward(t.spec, t.params, t.X), t.T, t.params)
+
+
+def _loss_variant(trials: list[Trial]) -> tuple[str, str, str] | None:
+    """The typical variant of the loss the reported one is, in every run: its L2 term missing,
+    halved, doubled or with the biases flipped, or each log written log(p + eps). -> (cause,
+    what was seen, the words for the hint) or None."""
+    spec = trials[0].spec
+    candidates: list[tuple[str, str, str, Callable]] = []
+    if spec.l2:
+        for factor, words in ((0.0, "without its L2 term"), (0.5, "with half its L2 term"),
+                              (2.0, "with twice its L2 term")):
+            candidates.append(("l2_loss", f"the reported loss is the loss {words}", "",
+                               lambda t, f=factor: _exact_loss(t) + (f - 1) * model.l2_term(t.spec, t.params, len(t.X))))
+        candidates.append(("l2_loss", "the reported loss regularizes the biases "
+                           + ("not" if spec.l2_biases else "too"), "",
+                           lambda t: _exact_loss(t) - model.l2_term(t.spec, t.params, len(t.X))
+                           + model.l2_term(t.spec, t.params, len(t.X), biases=not t.spec.l2_biases)))
+    log_form = spec.loss_record.with_log_eps
+    if log_form is not None:
+        for eps in LOG_EPSILONS:
+            for pos, neg, which in ((eps, eps, "each log"), (eps, 0.0, "log(p)"), (0.0, eps, "log(1 - p)")):
+                if neg and spec.loss_record.name != "bce_mean_batch":
+                    continue
+                candidates.append(("log_epsilon", f"the reported loss equals the loss with {eps:g} added inside "
+                                   f"{which}", f"{eps:g} inside {which}",
+                                   lambda t, a=pos, b=neg: _exact_loss(t) - t.spec.loss_record.value(
+                                       model.forward(t.spec, t.params, t.X), t.T) + log_form(
+                                       model.forward(t.spec, t.params, t.X), t.T, a, b)))
+    for cause, seen, words, value in candidates:
+        if all(_loss_close(t.run.loss, value(t)) for t in trials) and \
+                not all(_loss_close(_exact_loss(t), value(t)) for t in trials):
+            return cause, seen, words
+    return None
+
+
+def _loss_close(actual, predicted: float) -> bool:
+    a = float(np.asarray(actual, np.float64))
+    return math.isfinite(a) and abs(a - predicted) <= LOSS_MATCH_RTOL * max(abs(predicted), 1e-300)
 
 
 def _first_layer(spec: Spec, failing: set[str]) -> str:

@@ -136,14 +136,15 @@ def _check_of(stage: str, name: str) -> CheckId:
 
 
 def case_checks(case: Case, result, assignment: Assignment, partial: Run | None = None) -> tuple[list[Check], dict, list]:
-    """The checks of one case, per CheckId whether it failed (for the diagnosis), and notes.
+    """The checks of one case, per CheckId whether it failed (for the diagnosis), and the
+    accepted log(p + eps) forms it found (LogEps).
     result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
     spec, w, scoring, adapter = case.spec, case.weight, assignment.scoring, assignment.adapter
     ids = check_ids(spec, scoring, adapter.reports_loss, adapter.forward is not None)
     problem = result if isinstance(result, Problem) else None
     run = partial if problem else result
     messages: dict[CheckId, list[str]] = {i: [] for i in ids}
-    notes: list[str] = []
+    notes: list[LogEps] = []
     if problem:
         graded = (CheckKind.FORWARD, CheckKind.LOSS) if run is not None else ()
         for i in ids:
@@ -174,7 +175,8 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
     return checks, ({i: bool(messages[i]) for i in ids} if run is not None and not problem else {}), notes
 
 
-def _accepted_log_eps(assignment: Assignment, case: Case, run: Run, expected: Run, mags: dict, notes: list) -> bool:
+def _accepted_log_eps(assignment: Assignment, case: Case, run: Run, expected: Run, mags: dict,
+                      notes: list[LogEps]) -> bool:
     """The loss matches the assignment's accepted log(p + eps) form (through the same comparison):
     say so in a note."""
     if not assignment.log_eps:
@@ -187,10 +189,23 @@ def _accepted_log_eps(assignment: Assignment, case: Case, run: Run, expected: Ru
     if comp.mismatches:
         return False
     exact = float(expected.loss)
-    notes.append(f"the loss is computed as log(p + {eps:g}), which this assignment accepts: it moves the loss by "
-                 f"{abs(variant - exact) / max(abs(exact), 1e-300):.2g} relative in case {case.name!r} "
-                 "(the gradients are those of the exact loss)")
+    notes.append(LogEps(eps, abs(variant - exact) / max(abs(exact), 1e-300)))
     return True
+
+
+@dataclass(frozen=True)
+class LogEps:
+    """A case whose loss passed as the accepted log(p + eps) form, and how far that moved it."""
+    eps: float
+    effect: float                 # relative change of the loss
+
+
+def _log_eps_note(found: list[LogEps]) -> list[str]:
+    if not found:
+        return []
+    return [f"the loss is computed as log(p + {found[0].eps:g}), which this assignment accepts: it moves the loss by "
+            f"up to {max(f.effect for f in found):.2g} relative in these cases (the gradients are those of the "
+            "exact loss)"]
 
 
 # --- verdict -------------------------------------------------------------------------------
@@ -209,14 +224,15 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     runs = plan(assignment)
     missing = fatal or Problem(Verdict.CRASHED, "the process ended before this case ran")
     checks, failed = [], {}
-    note_list = list(notes)
+    note_list, log_eps = list(notes), []
     for case in assignment.cases:
         cs, f, case_notes = case_checks(case, results.get(case.name, missing), assignment,
                                         (partials or {}).get(case.name))
         checks += cs
-        note_list += [n for n in case_notes if n not in note_list]
+        log_eps += case_notes
         for k, v in f.items():
             failed[k] = failed.get(k, False) or v
+    note_list += _log_eps_note(log_eps)
     for r in results.values():
         if isinstance(r, Run):
             note_list += [n for n in r.notes if n not in note_list]
@@ -262,7 +278,8 @@ def _diagnosis(runs: dict[str, Spec], results: dict, failed: dict) -> Diagnosis:
             X, T = make_batch(spec)
             trials.append(Trial(spec, init_params(spec), X, T, r))
     return diagnose(trials, {k.param for k in bad if k.kind is CheckKind.GRADIENT},
-                    failed.get(CheckId(CheckKind.LOSS), False), failed.get(CheckId(CheckKind.FORWARD), False))
+                    failed.get(CheckId(CheckKind.LOSS), False), failed.get(CheckId(CheckKind.FORWARD), False),
+                    failed.get(CheckId(CheckKind.STEP), False))
 
 
 def grader_failed(assignment: Assignment, submission: str, trace: str, seconds: float = 0.0) -> Graded:

@@ -110,7 +110,7 @@ def gradescope(g: Graded, show_output: bool = False) -> dict:
 def _explains(params: tuple[str, ...], check) -> bool:
     if check.kind is CheckKind.GRADIENT:
         return check.param in params
-    return {CheckKind.LOSS: "loss", CheckKind.FORWARD: "output"}.get(check.kind) in params
+    return {CheckKind.LOSS: "loss", CheckKind.FORWARD: "output", CheckKind.STEP: "step"}.get(check.kind) in params
 
 
 def write_json_atomic(path: str | Path, data) -> None:
