@@ -61,6 +61,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.replace("-", ",").split(","))
@@ -88,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--optimizer", default="sgd", help=f"optimizer of the steps compared: {', '.join(OPTIMIZERS)} "
                    "(default sgd); each framework is compared in its own convention (see README)")
     c.add_argument("--steps", type=_positive_int, default=1, help="optimizer steps compared (default 1)")
+    c.add_argument("--loss", help="the loss instead of each spec's own (see `harness list`; needs a single --spec)")
+    c.add_argument("--activations", help="activations per layer, e.g. tanh,sigmoid (see `harness list`; one --spec)")
+    c.add_argument("--l2", type=_non_negative_float, help="add an L2 term of this strength to the loss")
+    c.add_argument("--l2-form", default="lambda", help="how the L2 term is written: lambda (reg*sum(W**2)), "
+                   "half_lambda (0.5*reg*sum(W**2)), half_lambda_over_n (lambd/(2N)*sum(W**2))")
+    c.add_argument("--l2-biases", action="store_true", help="regularize the biases too")
     c.add_argument("--rtol", type=_positive_float, help="override the relative tolerance for every dtype")
     c.add_argument("--no-fd", action="store_true", help="skip the finite-difference oracle")
     c.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
@@ -147,8 +163,8 @@ def cmd_check(args) -> int:
     optimizer = _names(args.optimizer, list(OPTIMIZERS), "optimizer")
     if len(optimizer) != 1:
         raise UsageError(f"give one optimizer; valid optimizers: {', '.join(OPTIMIZERS)}")
-    if args.sizes and len(spec_names) != 1:
-        raise UsageError("--sizes needs exactly one --spec")
+    if (args.sizes or args.loss or args.activations) and len(spec_names) != 1:
+        raise UsageError("--sizes, --loss and --activations need exactly one --spec")
     if len(backend_names) < 2 and args.no_fd:
         raise UsageError(f"one backend ({backend_names[0]}) and --no-fd: nothing to compare; name a second backend "
                          f"(valid: {', '.join(backend_registry.BACKENDS)}) or drop --no-fd")
@@ -160,7 +176,11 @@ def cmd_check(args) -> int:
     for name in spec_names:
         for dtype in dtypes:
             specs.append(get_spec(name).replace(dtype=dtype, seed=args.seed, batch=args.batch, lr=args.lr,
-                                                sizes=args.sizes, optimizer=optimizer[0], steps=args.steps))
+                                                sizes=args.sizes, optimizer=optimizer[0], steps=args.steps,
+                                                loss=args.loss, l2=args.l2, l2_form=args.l2_form,
+                                                l2_biases=args.l2_biases or None,
+                                                activations=tuple(args.activations.split(",")) if args.activations
+                                                else None))
     if all(backend_registry.missing_reason(n) for n in backend_names):
         reasons = "; ".join(f"{n}: {backend_registry.missing_reason(n)}" for n in backend_names)
         raise OSError(f"none of the backends can run here ({reasons})")

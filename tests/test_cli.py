@@ -34,7 +34,11 @@ def test_check_passes_prints_header_table_and_writes_json(tmp_path, capsys, seed
     (["check", "--spec", "xor", "--lr", "nan"], "finite number > 0"),
     (["check", "--spec", "xor", "--lr", "-1"], "finite number > 0"),
     (["check", "--seed", "-3"], "must be >= 0"),
-    (["check", "--sizes", "7,5,3"], "--sizes needs exactly one --spec"),
+    (["check", "--sizes", "7,5,3"], "--sizes, --loss and --activations need exactly one --spec"),
+    (["check", "--spec", "xor", "--loss", "hinge"], "unknown loss 'hinge'; valid: mse_mean_all"),
+    (["check", "--spec", "xor", "--activations", "swish,sigmoid"], "unknown activation 'swish'; valid: relu"),
+    (["check", "--spec", "xor", "--l2", "-1"], "must be a finite number >= 0"),
+    (["check", "--spec", "xor", "--l2", "0.1", "--l2-form", "full"], "unknown L2 form 'full'; valid: lambda"),
     (["check", "--spec", "softmax_ce", "--sizes", "7,5,1"], "softmax cross-entropy needs"),
 ])
 def test_bad_input_is_a_one_line_error_with_exit_2(argv, message, capsys):
@@ -136,3 +140,15 @@ def test_nothing_compared_is_never_a_pass(capsys, monkeypatch):
     assert main(["check", "--spec", "xor", "--backends", "numpy,torch", "--no-fd"]) == 2
     out = capsys.readouterr().out
     assert "NOTHING COMPARED: 2 rows, 0 passed, 0 failed, 0 errors, 2 skipped" in out and "PASSED" not in out
+
+
+def test_check_takes_any_loss_activations_and_l2_term(capsys, require_backend):
+    """The frameworks and finite differences compare a net no reference net implements; the
+    numpy reference skips with its reason instead of failing on a net it was not written for."""
+    require_backend("torch")
+    code = main(["check", "--spec", "xor", "--sizes", "3,4,2", "--activations", "tanh,sigmoid", "--loss",
+                 "bce_mean_batch", "--l2", "0.2", "--l2-form", "half_lambda", "--l2-biases", "--backends",
+                 "numpy,torch", "--dtype", "float64"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "fd~torch" in out and "written for half_sse_sum_batch with sigmoid/sigmoid and no L2 term" in out

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.drive.assignment import load
+from harness.drive.assignment import AssignmentError, load
 from harness.grade.batch import grade
 
 HERE = Path(__file__).parent / "course_nets"
@@ -68,3 +68,149 @@ def test_its_loss_and_its_gradients_are_each_checked(tmp_path):
     (tmp_path / "two_layer_scores.py").write_text(bad)
     g = grade(str(tmp_path / "two_layer_scores.py"), load(str(HERE / "two_layer_scores.toml")))
     assert {c.id.kind.value for c in g.checks if not c.passed} == {"loss"}, g.problem
+
+
+# --- the course idioms: each correct net passes its own assignment, in the sandbox ------------------
+COURSE_ASSIGNMENTS = {"cs231n_reg": "cs231n_reg.toml", "dlai_deep": "dlai_deep.toml", "dlai_l2": "dlai_l2.toml",
+                      "nielsen": "nielsen.toml", "leaky_layers": "leaky_layers.toml", "softmax_probs": "softmax_probs.toml"}
+
+
+@pytest.mark.parametrize("net", sorted(COURSE_ASSIGNMENTS))
+def test_each_course_idiom_passes_its_assignment_with_full_marks(net):
+    g = grade(str(HERE / f"{net}.py"), load(str(HERE / COURSE_ASSIGNMENTS[net])))
+    assert g.passed and g.score == g.max_score, g.problem
+    assert g.sandbox == "strict" or g.sandbox
+
+
+def test_the_deep_learning_from_scratch_net_passes_the_builtin_with_its_epsilon_named():
+    """The book's cross_entropy_error takes log(y + 1e-7): the built-in softmax_ce assignment (the
+    book's style) accepts it, and the note names epsilon and its effect."""
+    g = grade(str(HERE / "dlfs_two_layer.py"), load("softmax_ce"))
+    assert g.passed and g.score == g.max_score, g.problem
+    note = next(n for n in g.notes if "log(p + 1e-07)" in n)
+    assert "which this assignment accepts" in note and "relative" in note
+
+
+def test_the_epsilon_is_named_not_accepted_where_the_assignment_does_not_say_so(tmp_path):
+    text = (HERE.parent.parent / "harness/drive/assignments/softmax_ce.toml").read_text()
+    assert text.count("log_eps = 1e-7") == 1
+    strict = tmp_path / "strict.toml"
+    strict.write_text(text.replace("log_eps = 1e-7", "").replace('reference = "reference_impls.softmax_ce"', ""))
+    g = grade(str(HERE / "dlfs_two_layer.py"), load(str(strict)))
+    assert g.status == "failed"
+    assert {c.id.kind.value for c in g.checks if not c.passed} == {"loss"}
+    assert g.diagnosis.primary == "log_epsilon", g.diagnosis.message()
+    assert "1e-07" in g.diagnosis.message() and "is not the function" not in g.diagnosis.message()
+
+
+CS231N = (HERE / "cs231n_reg.py").read_text()
+
+
+def test_an_l2_strength_of_the_case_reaches_the_code_through_kwargs(tmp_path):
+    """kwargs = { reg = "$l2" }: each case's own strength (0.05, 0 and 0.5) is what the code gets;
+    a code that ignores its reg argument fails the cases with L2 and passes the one without."""
+    (tmp_path / "cs231n_reg.py").write_text(CS231N.replace("def loss(self, X, y=None, reg=0.0):",
+                                                           "def loss(self, X, y=None, reg=0.0):\n        reg = 0.0"))
+    g = grade(str(tmp_path / "cs231n_reg.py"), load(str(HERE / "cs231n_reg.toml")))
+    failed_cases = {c.case for c in g.checks if not c.passed}
+    assert failed_cases == {"visible", "hidden, strong regularization"}, failed_cases
+    assert g.diagnosis.primary in ("l2_gradient_missing", "l2_loss"), g.diagnosis.message()
+
+
+def test_parameters_changed_inside_the_gradients_call_are_reported(tmp_path):
+    old = "        return loss, grads"
+    assert CS231N.count(old) == 1
+    (tmp_path / "cs231n_reg.py").write_text(CS231N.replace(old, "        self.params['W1'] -= 0.1 * grads['W1']\n" + old))
+    g = grade(str(tmp_path / "cs231n_reg.py"), load(str(HERE / "cs231n_reg.toml")))
+    assert g.status == "failed"
+    assert {c.id.kind.value for c in g.checks if not c.passed} == {"inputs"}
+    assert any("loss changed the parameter(s) W1" in n for n in g.notes), g.notes
+    assert "W1 (in loss)" in next(c.output for c in g.checks if not c.passed)
+
+
+def test_a_run_that_errors_does_not_fail_the_inputs_check_it_never_reached(tmp_path):
+    old = "        return loss, grads"
+    (tmp_path / "cs231n_reg.py").write_text(CS231N.replace(old, "        raise ValueError('not yet')\n" + old))
+    g = grade(str(tmp_path / "cs231n_reg.py"), load(str(HERE / "cs231n_reg.toml")))
+    inputs = [c for c in g.checks if c.id.kind.value == "inputs"]
+    assert inputs and all(not c.checked and c.word == "n/a" and c.score == 0 for c in inputs)
+    assert all(c.passed for c in g.checks if c.id.kind.value == "forward")
+
+
+DLFS = (HERE / "dlfs_two_layer.py").read_text()
+KEEPDIMS = ("self.db = np.sum(dout, axis=0)", "self.db = np.sum(dout, axis=0, keepdims=True)")
+
+
+def test_bias_gradients_shaped_1_by_n_are_named_or_accepted_as_the_assignment_says(tmp_path):
+    assert DLFS.count(KEEPDIMS[0]) == 1
+    (tmp_path / "net.py").write_text(DLFS.replace(*KEEPDIMS))
+    text = (HERE.parent.parent / "harness/drive/assignments/softmax_ce.toml").read_text()
+    text = text.replace('reference = "reference_impls.softmax_ce"', "")
+    exact, lenient = tmp_path / "exact.toml", tmp_path / "lenient.toml"
+    exact.write_text(text)
+    lenient.write_text(text.replace("[code]\n", '[code]\nbias_shapes = "lenient"\n'))
+    g = grade(str(tmp_path / "net.py"), load(str(exact)))
+    assert g.status == "failed" and g.diagnosis.primary == "shape_only", g.problem
+    g = grade(str(tmp_path / "net.py"), load(str(lenient)))
+    assert g.passed, g.problem
+    assert any("b1 (1, " in n and "read as shape (n,)" in n for n in g.notes), g.notes
+
+
+GRADIENT_ONLY = """
+[assignment]
+name = "gradient_only"
+spec = "softmax_ce"
+sizes = [5, 4, 3]
+batch = 6
+log_eps = 1e-7
+
+[code]
+factory = "TwoLayerNet"
+init = { input_size = "sizes.0", hidden_size = "sizes.1", output_size = "sizes.2" }
+gradients = { call = "gradient", args = ["X", "T"], returns = "grads" }
+
+[code.params]
+W1 = { path = "params.W1", layout = "in_out" }
+b1 = { path = "params.b1", layout = "vec" }
+W2 = { path = "params.W2", layout = "in_out" }
+b2 = { path = "params.b2", layout = "vec" }
+
+[scoring]
+forward = 0
+loss = 0
+gradients = 8
+"""
+
+
+def test_code_described_by_its_gradients_call_alone_is_graded_on_its_gradients(tmp_path):
+    """No forward call: no forward check, no loss check, gradients scored."""
+    (tmp_path / "a.toml").write_text(GRADIENT_ONLY)
+    g = grade(str(HERE / "dlfs_two_layer.py"), load(str(tmp_path / "a.toml")))
+    assert g.passed and g.max_score == 8, g.problem
+    assert {c.id.kind.value for c in g.checks} == {"gradient", "inputs"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GRADIENT_ONLY.replace("forward = 0", "forward = 1"))
+    with pytest.raises(AssignmentError, match="names no forward call"):
+        load(str(bad))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (('args = ["X", "T"], returns = "grads"', 'args = ["X", "T"], kwargs = { reg = "$l3" }, returns = "grads"'),
+     "kwargs value '$l3'; values taken from the case: $l2, $lr"),
+    (('args = ["X", "T"], returns = "grads"', 'args = ["X", "T", "caches"], returns = "grads"'),
+     "unknown argument(s) 'caches'"),
+    (('returns = "grads"', 'returns = "grads,grads"'), "returns = 'grads,grads'"),
+    (("[code]\n", '[code]\ndata = "cols"\n'), "data = 'cols'"),
+    (("log_eps = 1e-7", "log_eps = 1e-5"), "log_eps = 1e-05"),
+    (("batch = 6", 'batch = 6\nl2 = 0.1\nl2_form = "full"'), "unknown L2 form 'full'; valid: lambda"),
+    (("batch = 6", "batch = 6\nl2 = -1"), "the L2 strength must be a finite number >= 0"),
+    (("batch = 6", "batch = 6\nl2_biases = 1"), "l2_biases must be true or false"),
+    (('spec = "softmax_ce"', 'spec = "relu_mse"'), "the loss mse_mean_all takes no log"),
+])
+def test_broken_course_assignment_files_are_refused_when_they_load(tmp_path, edit, message):
+    old, new = edit
+    assert GRADIENT_ONLY.count(old) == 1
+    (tmp_path / "a.toml").write_text(GRADIENT_ONLY.replace(old, new))
+    with pytest.raises(AssignmentError) as info:
+        load(str(tmp_path / "a.toml"))
+    assert message in str(info.value)

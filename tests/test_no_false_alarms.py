@@ -51,14 +51,48 @@ def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batc
     assignment = load(name)
     out = 1 if assignment.spec.sizes[-1] == 1 else n_out
     spec = assignment.spec.replace(sizes=(n_in, n_hidden, out), batch=batch, seed=seed, dtype=dtype, lr=lr)
+    _grades_as_passed(assignment, spec, str(REF_DIR / f"{name}.py"), f"lr {lr}")
+
+
+# The course-style nets (tests/course_nets/), each graded by its own assignment; those that keep
+# every array in the case's dtype (a dtype constructor argument) are graded in float32 too.
+COURSE = Path(__file__).parent / "course_nets"
+COURSE_NETS = {"cs231n_reg": "cs231n_reg.toml", "dlfs_two_layer": "softmax_ce", "dlai_deep": "dlai_deep.toml",
+               "dlai_l2": "dlai_l2.toml", "nielsen": "nielsen.toml", "leaky_layers": "leaky_layers.toml",
+               "softmax_probs": "softmax_probs.toml", "bce_tanh": "bce_tanh.toml",
+               "two_layer_scores": "two_layer_scores.toml"}
+FLOAT32_NETS = {"leaky_layers", "softmax_probs", "bce_tanh"}
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(net=st.sampled_from(sorted(COURSE_NETS)), sizes=st.lists(st.integers(1, 8), min_size=4, max_size=4),
+       batch=st.integers(1, 9), seed=st.integers(0, 2**31), float32=st.booleans(),
+       lr=st.sampled_from([0.01, 0.1, 0.5, 1.0, 3.0]), l2=st.sampled_from([0.0, 0.01, 0.3, 1.0]))
+def test_grader_never_flags_the_course_nets(net, sizes, batch, seed, float32, lr, l2):
+    """Every course idiom (L2 in three forms, log(p + 1e-7), data in columns, caches, lists of
+    gradients, per-sample calls, softmax probabilities) at random sizes, batches, seeds,
+    learning rates and L2 strengths: correct code passes."""
+    ref = COURSE_NETS[net]
+    assignment = load(ref if not ref.endswith(".toml") else str(COURSE / ref))
+    base = assignment.spec
+    n = len(base.sizes)
+    out = sizes[n - 1] if base.classification or base.sizes[-1] > 1 else 1
+    if base.loss_record.one_hot_targets:
+        out = max(out, 2)
+    dtype = "float32" if float32 and net in FLOAT32_NETS else "float64"
+    spec = base.replace(sizes=(*sizes[:n - 1], out), batch=batch, seed=seed, dtype=dtype, lr=lr,
+                        l2=l2 if base.l2 else None)
+    _grades_as_passed(assignment, spec, str(COURSE / f"{net}.py"), f"lr {lr}, L2 {spec.l2}")
+
+
+def _grades_as_passed(assignment, spec, submission: str, label: str) -> None:
     assignment = dataclasses.replace(assignment, cases=(Case("generated", spec),))
-    submission = str(REF_DIR / f"{name}.py")
     adapter, runs = assignment.adapter_for(submission), plan(assignment)
     inputs = {run_id: (init_params(s), *make_batch(s)) for run_id, s in runs.items()}
     results = {e.id: judge(adapter, runs[e.id], e.result) for e in drive(adapter, submission, runs, inputs)
                if isinstance(e, Outcome) and not e.partial}
     g = evaluate(assignment, submission, results)
-    assert g.status == "passed", f"{spec.label()} lr {lr}\n{render(g)}"
+    assert g.status == "passed", f"{spec.label()} {label}\n{render(g)}"
 
 
 # The losses and activations beyond the reference nets: the frameworks and finite differences.
@@ -73,10 +107,13 @@ FRAMEWORKS = [n for n in ("torch", "keras", "jax") if not backends.missing_reaso
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(family=st.sampled_from(FAMILIES), n_in=st.integers(1, 9), n_hidden=st.integers(1, 9), n_out=st.integers(2, 6),
        batch=st.integers(1, 7), seed=st.integers(0, 2**31), dtype=st.sampled_from(["float64", "float32"]),
-       lr=st.sampled_from([0.01, 0.1, 0.5, 1.0]))
-def test_added_losses_and_activations_never_disagree(family, n_in, n_hidden, n_out, batch, seed, dtype, lr):
+       lr=st.sampled_from([0.01, 0.1, 0.5, 1.0]), l2=st.sampled_from([0.0, 0.0, 0.05, 0.5]),
+       l2_form=st.sampled_from(["lambda", "half_lambda", "half_lambda_over_n"]), l2_biases=st.booleans())
+def test_added_losses_and_activations_never_disagree(family, n_in, n_hidden, n_out, batch, seed, dtype, lr, l2, l2_form,
+                                                     l2_biases):
     loss, hidden, output = family
     spec = get_spec("relu_mse").replace(loss=loss, activations=(hidden, output), sizes=(n_in, n_hidden, n_out),
-                                        batch=batch, seed=seed, dtype=dtype, lr=lr)
+                                        batch=batch, seed=seed, dtype=dtype, lr=lr, l2=l2, l2_form=l2_form,
+                                        l2_biases=l2_biases)
     rows = check_spec(spec, FRAMEWORKS)
     assert all(r.status == "PASS" for r in rows), f"{spec.label()} lr {lr}\n" + explain(rows, seed)

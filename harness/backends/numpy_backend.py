@@ -9,10 +9,21 @@ import numpy as np
 
 from ..core.optim import CONVENTIONS, Optimizer
 from ..core.run import Run
-from ..core.spec import Spec
+from ..core.spec import Spec, get_spec
 from ..drive.assignment import reference_adapter
 from ..drive.runner import Driver, run_adapter
 from .base import Backend
+
+
+def _same_net(spec: Spec) -> None:
+    """The reference net of spec.name implements exactly this net (its loss, activations and L2
+    term are written in its code), else BackendUnavailable saying so."""
+    from . import BackendUnavailable
+    ref = get_spec(spec.name)
+    if (spec.loss, spec.activations, spec.l2) != (ref.loss, ref.activations, ref.l2):
+        raise BackendUnavailable(
+            f"numpy: the reference net {spec.name} is written for {ref.loss} with {'/'.join(ref.activations)} and no "
+            f"L2 term; this spec differs (it is compared by the frameworks and finite differences)")
 
 
 class NumpyBackend(Backend):
@@ -22,6 +33,7 @@ class NumpyBackend(Backend):
         return {"numpy": np.__version__}
 
     def run(self, spec: Spec, params, X, T) -> Run:
+        _same_net(spec)
         adapter = reference_adapter(spec.name)
         first = run_adapter(adapter, spec, params, X, T, backend="numpy")
         if (spec.optimizer, spec.steps) == ("sgd", 1):
