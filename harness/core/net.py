@@ -202,3 +202,13 @@ def error_magnitudes(spec: Spec, params, X, T) -> dict:
     mags["loss"] = (abs(lossrec.value(out, T)) + float(np.sum(np.abs(lossrec.residual(out, T)) * a)) * coefficient
                     + (l2_term(spec, p, n) if spec.l2 else 0.0))
     return mags
+
+
+def spec_run(spec: Spec, params, X, T, backend: str = "spec math"):
+    """The spec's own math as a Run, in float64: forward output, loss, gradients and one SGD step."""
+    from .run import Run
+    p, X, T = _as64(params, X, T)
+    g = backprop(spec, p, X, T)
+    out = forward(spec, p, X)
+    return Run(backend=backend, loaded=p, output=out, loss=np.asarray(loss(spec, out, T, p)), grads=g,
+               stepped={k: p[k] - spec.lr * g[k] for k in p})

@@ -115,12 +115,7 @@ class Graded:
 
 # --- expected values and the checks of one case ----------------------------------------------
 def expected_run(spec: Spec, params, X, T) -> Run:
-    g = net.backprop(spec, params, X, T)
-    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    out = net.forward(spec, p, np.asarray(X, np.float64))
-    return Run(backend="expected", loaded=p, output=out,
-               loss=np.asarray(net.loss(spec, out, np.asarray(T, np.float64), p)),
-               grads=g, stepped={k: p[k] - spec.lr * g[k] for k in p})
+    return net.spec_run(spec, params, X, T, backend="expected")
 
 
 def log_eps_loss(spec: Spec, params, X, T, eps: float) -> float:
