@@ -22,26 +22,27 @@ Params = dict[str, np.ndarray]
 def init_params(spec: Spec) -> Params:
     """Glorot-normal weights and small non-zero biases (zero biases would hide bias bugs).
     Fresh arrays each call (made once per spec: a 784-500-10 net takes milliseconds to draw)."""
-    return {k: v.copy() for k, v in _init_params(spec.sizes, spec.seed, spec.dtype).items()}
+    return {k: v.copy() for k, v in _init_params(spec.sizes, spec.seed, spec.dtype, spec.init_scale).items()}
 
 
 @functools.lru_cache(maxsize=64)
-def _init_params(sizes: tuple[int, ...], seed: int, dtype: str) -> Params:
+def _init_params(sizes: tuple[int, ...], seed: int, dtype: str, scale: float = 1.0) -> Params:
     rng = np.random.default_rng([seed, 0])
     params: Params = {}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
-        params[f"W{i}"] = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / (n_in + n_out))
+        params[f"W{i}"] = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / (n_in + n_out)) * scale
         params[f"b{i}"] = rng.standard_normal(n_out) * 0.1
     return {k: v.astype(dtype) for k, v in params.items()}
 
 
 def make_batch(spec: Spec, batch: int | None = None, seed_stream: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs in [0, 1) like pixel intensities; one-hot targets for classifiers, [0, 1) otherwise."""
+    """Inputs in [0, 1) like pixel intensities; one-hot targets for classifiers (never the last
+    spec.absent_classes classes), [0, 1) otherwise."""
     n = spec.batch if batch is None else batch
     rng = np.random.default_rng([spec.seed, seed_stream])
     X = rng.random((n, spec.sizes[0]))
     if spec.classification:
-        T = np.eye(spec.sizes[-1])[rng.integers(0, spec.sizes[-1], size=n)]
+        T = np.eye(spec.sizes[-1])[rng.integers(0, spec.sizes[-1] - spec.absent_classes, size=n)]
     else:
         T = rng.random((n, spec.sizes[-1]))
     return X.astype(spec.dtype), T.astype(spec.dtype)

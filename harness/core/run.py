@@ -26,6 +26,8 @@ class Run:
     stepped_by: dict = field(default_factory=dict)   # the numpy reference: convention -> parameters
     computed_in: str = ""             # the dtype the backend's ops really returned, when narrower than its arrays
     mutated: tuple[str, ...] = ()     # inputs the code modified in place (X, T, rows)
+    one_call: dict | None = None      # per-sample code: the parameters after one call over all the rows ...
+    chained: dict | None = None       # ... and after its one-row calls chained, each from the last one's weights
     versions: dict = field(default_factory=dict)
 
     def stage(self, name: str, convention: str = "") -> Params:

@@ -39,6 +39,8 @@ class Spec:
     l2: float = 0.0                 # strength of an L2 term added to the loss (0: none)
     l2_form: str = "lambda"         # how it is written: a key of harness.core.losses.L2_FORMS
     l2_biases: bool = False         # the biases are regularized too
+    init_scale: float = 1.0         # the initial weights times this (large logits, saturated units)
+    absent_classes: int = 0         # classifiers: the batch's labels never use the last this many classes
 
     @property
     def n_layers(self) -> int:
@@ -89,6 +91,10 @@ class Spec:
         opt = "" if (self.optimizer, self.steps) == ("sgd", 1) else f", {self.optimizer} x{self.steps}"
         if self.l2:
             opt += f", L2 {self.l2:g} ({self.l2_form}{', biases too' if self.l2_biases else ''})"
+        if self.init_scale != 1:
+            opt += f", weights x{self.init_scale:g}"
+        if self.absent_classes:
+            opt += f", last {self.absent_classes} class(es) absent"
         return f"{self.name}[{'-'.join(map(str, self.sizes))}, batch {self.batch}, {self.dtype}, seed {self.seed}{opt}]"
 
     def to_json(self) -> dict:
@@ -142,6 +148,13 @@ def validate(spec: Spec) -> Spec:
                         + ", ".join(f"{k} ({f.written})" for k, f in L2_FORMS.items()))
     if not isinstance(spec.l2_biases, bool):
         raise SpecError(f"{spec.name}: l2_biases must be true or false, got {spec.l2_biases!r}")
+    if isinstance(spec.init_scale, bool) or not (isinstance(spec.init_scale, (int, float))
+                                                 and math.isfinite(spec.init_scale) and spec.init_scale > 0):
+        raise SpecError(f"{spec.name}: init_scale must be a finite number > 0, got {spec.init_scale!r}")
+    if not (isinstance(spec.absent_classes, int) and 0 <= spec.absent_classes < spec.sizes[-1]) or \
+            (spec.absent_classes and not spec.classification):
+        raise SpecError(f"{spec.name}: absent_classes must be a whole number below the number of classes "
+                        f"({spec.sizes[-1]}), for a classifier; got {spec.absent_classes!r}")
     if spec.seed < 0:
         raise SpecError(f"{spec.name}: seed must be >= 0, got {spec.seed}")
     return spec

@@ -77,6 +77,7 @@ class Adapter:
     lr_attr: str | None = None                    # attribute the update reads lr from
     update_per_sample: bool = False               # update() steps once per row, not once per batch
     columns: bool = False                         # data in columns: X (features, N), T (outputs, N)
+    write: str = "in_place"                       # "replace": new arrays put where the code keeps its own
     bias_shapes: str = "exact"                    # "lenient": a bias gradient of the right values as
                                                   # (1, n) or (n, 1) is accepted, with a note
 

@@ -28,12 +28,14 @@ INIT_VALUES = ("lr", "seed", "dtype", "l2", "sizes")   # and sizes.<i>
 CALL_ARGS = ("model", "X", "T", "lr", "rows", "pairs", "epochs", "output", "labels", "x", "t")   # x, t: with per_row
 DATA = ("rows", "columns")
 BIAS_SHAPES = ("exact", "lenient")
+WRITES = ("in_place", "replace")
 MAX_LOG_EPS = 1e-6
 # The type each key must have, checked before anything uses it.
 _TYPES = {"name": str, "title": str, "spec": str, "loss": str, "reference": str, "file": str, "dtype": str,
           "visibility": str, "batch": int, "seed": int, "lr": (int, float), "weight": (int, float),
           "timeout_s": (int, float), "memory_mb": int, "sizes": list, "activations": list, "l2": (int, float),
-          "l2_form": str, "log_eps": (int, float), "data": str, "bias_shapes": str}
+          "l2_form": str, "log_eps": (int, float), "data": str, "bias_shapes": str, "support": str, "write": str,
+          "init_scale": (int, float), "absent_classes": int}
 
 
 def _check_types(table: dict, where: str) -> dict:
@@ -88,6 +90,8 @@ class Assignment:
     show_output: bool = False        # Gradescope: show the code's own stdout/stderr to the student
     source: str = ""                 # where it was read from
     log_eps: float = 0.0             # a loss written with log(p + log_eps) is accepted (0: only the exact log)
+    support: str | None = None       # a folder of the course's support modules every submission may import
+    skip_cells: tuple[str, ...] = () # notebook cells not run: a tag, or text in the cell's first line
 
     def adapter_for(self, submission: str) -> Adapter:
         return dataclasses.replace(self.adapter, module=str(submission))
@@ -95,8 +99,9 @@ class Assignment:
     def probes(self) -> tuple[Spec, ...]:
         """Unscored runs for the diagnosis: the smallest case at other batch sizes and learning
         rates, so that a factor of N, K, lr or a hard-coded batch size can be told apart."""
-        base = min((c.spec for c in self.cases), key=lambda s: (s.n_weights, not s.l2))
-        base = base.replace(dtype="float64")
+        usual = [c.spec for c in self.cases if c.spec.init_scale == 1 and not c.spec.absent_classes]
+        base = min(usual or [c.spec for c in self.cases], key=lambda s: (s.n_weights, not s.l2))
+        base = base.replace(dtype="float64", init_scale=1.0, absent_classes=0)
         return tuple(base.replace(batch=n, lr=base.lr * f, seed=100 + i)
                      for i, (n, f) in enumerate(((3, 1.0), (5, 1.0), (5, 0.25))))
 
@@ -216,13 +221,14 @@ def _init(mapping: dict, spec: Spec, where: str) -> tuple:
 def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
     code = _table({"code": code}, "code", ("factory", "init", "optional_init", "params", "forward", "loss",
                                              "gradients", "update", "lr_attr", "update_per_sample", "data",
-                                             "bias_shapes"),
+                                             "bias_shapes", "write"),
                   "code", ("factory", "params"))
-    _check_types({k: code[k] for k in ("data", "bias_shapes") if k in code}, "[code]")
+    _check_types({k: code[k] for k in ("data", "bias_shapes", "write") if k in code}, "[code]")
+    choices = {"data": DATA, "bias_shapes": BIAS_SHAPES, "write": WRITES}
+    for key, valid in choices.items():
+        if code.get(key, valid[0]) not in valid:
+            raise AssignmentError(f"[code]: {key} = {code[key]!r}; valid: {' | '.join(valid)}")
     data, bias_shapes = code.get("data", "rows"), code.get("bias_shapes", "exact")
-    if data not in DATA or bias_shapes not in BIAS_SHAPES:
-        raise AssignmentError(f"[code]: data = {data!r}, bias_shapes = {bias_shapes!r}; valid: data "
-                              f"{' | '.join(DATA)}, bias_shapes {' | '.join(BIAS_SHAPES)}")
     params = []
     given = code["params"]
     if sorted(given) != sorted(spec.param_names):
@@ -249,7 +255,7 @@ def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
                    optional_init=_init(code.get("optional_init", {}), spec, "code.optional_init"),
                    loss=loss, gradients=gradients, update=update, lr_attr=code.get("lr_attr"),
                    update_per_sample=bool(code.get("update_per_sample", False)), columns=data == "columns",
-                   bias_shapes=bias_shapes)
+                   bias_shapes=bias_shapes, write=code.get("write", "in_place"))
 
 
 def _spec(head: dict) -> Spec:
@@ -264,8 +270,8 @@ def _spec(head: dict) -> Spec:
 
 
 def _case(raw: dict, i: int, spec: Spec) -> Case:
-    c = _check_types(_table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "l2", "visibility",
-                                              "weight"), f"cases[{i}]"), f"cases[{i}]")
+    c = _check_types(_table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "l2", "init_scale",
+                                              "absent_classes", "visibility", "weight"), f"cases[{i}]"), f"cases[{i}]")
     visibility = c.get("visibility", "visible")
     if visibility not in VISIBILITIES:
         raise AssignmentError(f"cases[{i}]: visibility {visibility!r}; valid: {', '.join(VISIBILITIES)}")
@@ -273,7 +279,7 @@ def _case(raw: dict, i: int, spec: Spec) -> Case:
     if sizes is not None and len(sizes) != len(spec.sizes):
         raise AssignmentError(f"cases[{i}]: sizes {sizes} must have {len(spec.sizes)} entries like the spec's")
     case_spec = spec.replace(sizes=sizes, batch=c.get("batch"), seed=c.get("seed"), dtype=c.get("dtype"), lr=c.get("lr"),
-                             l2=c.get("l2"))
+                             l2=c.get("l2"), init_scale=c.get("init_scale"), absent_classes=c.get("absent_classes"))
     weight = c.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or weight < 0:
         raise AssignmentError(f"cases[{i}]: weight must be a number >= 0, got {weight!r}")
@@ -286,7 +292,7 @@ def _parse(data: dict, source: str) -> Assignment:
         raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: assignment, code, scoring, cases")
     head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
                                         "seed", "l2", "l2_form", "l2_biases", "log_eps", "reference", "timeout_s",
-                                        "memory_mb", "file", "show_output"),
+                                        "memory_mb", "file", "show_output", "support", "skip_cells"),
                   "assignment", ("name", "spec"))
     spec = _spec(head)
     points = _table(data, "scoring", SCORED, "scoring")
@@ -323,7 +329,26 @@ def _parse(data: dict, source: str) -> Assignment:
     return Assignment(name=head["name"], title=head.get("title", head["name"]), spec=spec,
                       adapter=adapter, cases=cases, scoring=scoring,
                       timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
-                      show_output=_flag(head, "show_output"), source=source, log_eps=log_eps)
+                      show_output=_flag(head, "show_output"), source=source, log_eps=log_eps,
+                      support=_support(head, source), skip_cells=_strings(head, "skip_cells"))
+
+
+def _strings(head: dict, key: str) -> tuple[str, ...]:
+    value = head.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise AssignmentError(f"[assignment] {key} must be a list of non-empty strings, e.g. {key} = [\"# train\"]")
+    return tuple(value)
+
+
+def _support(head: dict, source: str) -> str | None:
+    folder = head.get("support")
+    if folder is None:
+        return None
+    path = (Path(source).parent / folder).resolve()
+    if not path.is_dir():
+        raise AssignmentError(f"[assignment] support = {folder!r}: no such folder beside the assignment file "
+                              f"({path})")
+    return str(path)
 
 
 def _log_eps(head: dict, spec: Spec) -> float:

@@ -77,11 +77,36 @@ class Problem:
                        str(data.get("line", ""))[:MAX_TEXT], str(data.get("detail", ""))[:10 * MAX_TEXT])
 
 
+# Python 2 constructs, by the words Python 3's parser uses for them (and the line itself).
+_PY2 = (("Missing parentheses in call to 'print'", "print statement (write print(...))"),
+        ("Missing parentheses in call to 'exec'", "exec statement (write exec(...))"),
+        ("multiple exception types must be parenthesized", "`except E, e:` (write `except E as e:`)"),
+        ("leading zeros in decimal integer literals", "octal literal like 0777 (write 0o777)"))
+
+
+def python2_syntax(exc: SyntaxError) -> str:
+    """What Python 2 construct a SyntaxError is, or ""."""
+    msg, text = exc.msg or "", (exc.text or "").strip()
+    for words, what in _PY2:
+        if msg.startswith(words):
+            return what
+    if text.startswith("print ") or text.startswith("print>>"):
+        return "print statement (write print(...))"
+    if text.startswith("raise ") and "," in text and "(" not in text.split(",")[0]:
+        return "`raise E, message` (write `raise E(message)`)"
+    if "`" in text:
+        return "backquotes (write repr(...))"
+    return ""
+
+
 def describe(exc: BaseException, submission: str | None = None) -> Problem:
     """A Problem for an exception raised by (or while importing) code under test; `where` is
     the last frame in the submission's folder, else the last one outside the harness."""
     if isinstance(exc, SyntaxError):
-        return Problem(Verdict.SYNTAX, f"SyntaxError: {exc.msg}", f"{exc.filename}:{exc.lineno}", exc.text or "")
+        py2 = python2_syntax(exc)
+        message = f"Python 2 syntax: {py2} at line {exc.lineno} (this grader runs Python 3)" if py2 else \
+            f"SyntaxError: {exc.msg}"
+        return Problem(Verdict.SYNTAX, message, f"{exc.filename}:{exc.lineno}", exc.text or "")
     if isinstance(exc, SystemExit):
         return Problem(Verdict.EXIT, f"the code called sys.exit({exc.code!r}); grading code must not exit")
     if isinstance(exc, MemoryError):

@@ -56,6 +56,18 @@ def _resolve(obj, path: str):
     return obj
 
 
+def _assign(obj, path: str, value) -> None:
+    """Put `value` where a dotted path leads (attribute, dict key or list index)."""
+    *head, last = path.split(".")
+    holder = _resolve(obj, ".".join(head)) if head else obj
+    if isinstance(holder, dict):
+        holder[last] = value
+    elif isinstance(holder, list) and last.lstrip("-").isdigit():
+        holder[int(last)] = value
+    else:
+        setattr(holder, last, value)
+
+
 def _step(obj, part, path):
     if isinstance(obj, dict):
         if part in obj:
@@ -195,14 +207,24 @@ class Session:
         return factory(**kwargs)
 
     def write(self, model, params) -> None:
+        """The canonical weights into the code's arrays: in place, or (write = "replace") as new
+        arrays of the weights' dtype put where the old ones were (float32 cases for code that
+        makes its arrays float64)."""
+        fresh: dict[str, np.ndarray] = {}          # replace: one new array per path (packed layouts share one)
         for p in self.adapter.params:
-            stored = _resolve(model, p.path)
-            if not isinstance(stored, np.ndarray):
-                raise AdapterError(f"{p.path!r} holds a {type(stored).__name__}, not a numpy array")
+            stored = fresh.get(p.path)
+            if stored is None:
+                stored = _resolve(model, p.path)
+                if not isinstance(stored, np.ndarray):
+                    raise AdapterError(f"{p.path!r} holds a {type(stored).__name__}, not a numpy array")
+                if self.adapter.write == "replace":
+                    stored = fresh[p.path] = np.empty(stored.shape, params[p.name].dtype)
             try:
                 store(p.layout, stored, params[p.name])
             except LayoutError as exc:
                 raise AdapterError(f"{p.name} at {p.path!r} (layout {p.layout}): {exc}") from None
+        for path, array in fresh.items():
+            _assign(model, path, array)
 
     def read(self, model) -> dict:
         """The parameters, read back into the canonical layout."""
@@ -351,6 +373,7 @@ class Observation:
     grads: dict | None = None         # from the gradients call, canonical layout
     stepped: dict | None = None       # after one update of the whole batch
     per_sample: tuple = ()            # after each single-row update from fresh weights (update_per_sample)
+    chained: dict | None = None       # per-sample code: one row per call, each call from the last one's weights
     inputs: tuple = ()                # (X, T, rows) as the code left them, per batch handed to it, in order
     after_gradients: dict | None = None   # the parameters read back after the gradients call
 
@@ -380,7 +403,7 @@ def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_onl
         if not forward_only:
             raise
         loss = None            # after a failed run: the forward pass keeps its credit, the loss has none
-    grads = stepped = after_gradients = None
+    grads = stepped = after_gradients = chained = None
     per_sample = ()
     if not forward_only:
         if adapter.gradients is None and not adapter.update:
@@ -391,19 +414,25 @@ def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_onl
             loss = loss if loss is not None else loss_of_call
         if per_sample_updates(adapter, len(X)):
             per_sample = tuple(s.update_fresh(params, X[i:i + 1], T[i:i + 1]) for i in range(len(X)))
+            chained = per_sample[0]
+            for i in range(1, len(X)):
+                chained = s.update_fresh(chained, X[i:i + 1], T[i:i + 1])
+            stepped = s.update_fresh(params, X, T)      # all the rows in one call
         elif adapter.update and grads is None:       # the model just run takes the step
             stepped = s.update(model, env)[0]
         elif adapter.update:                         # gradients came from a call: step a fresh model
             stepped = s.update_fresh(params, X, T)
     inputs = tuple(_canonical_inputs(e, adapter.columns) for e in s.handed)
-    return Observation(loaded, output, loss, grads, stepped, per_sample, inputs, after_gradients)
+    return Observation(loaded, output, loss, grads, stepped, per_sample, inputs=inputs, after_gradients=after_gradients,
+                       chained=chained)
 
 
 def handed_batches(adapter: Adapter, X, T, obs: Observation) -> list[tuple[np.ndarray, np.ndarray]]:
     """The batches observe() handed to the code, in order (to tell what it modified)."""
     batches = [(X, T)]
     if obs.per_sample:
-        batches += [(X[i:i + 1], T[i:i + 1]) for i in range(len(X))]
+        rows = [(X[i:i + 1], T[i:i + 1]) for i in range(len(X))]
+        batches += rows + rows[1:] + [(X, T)]           # each row fresh, then chained, then all in one call
     elif obs.stepped is not None and adapter.gradients is not None:
         batches.append((X, T))
     return batches
@@ -438,7 +467,7 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
     if obs.grads is None and obs.stepped is None and not obs.per_sample:     # forward only
         return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads={}, stepped={},
                    notes=tuple(notes))
-    grads, stepped, updates_summed = obs.grads, obs.stepped, 1
+    grads, stepped, updates_summed, one_call, chained = obs.grads, obs.stepped, 1, None, None
     if obs.per_sample:
         if len(obs.per_sample) != len(X):
             raise AdapterError(f"{len(obs.per_sample)} per-sample updates for {len(X)} rows")
@@ -450,6 +479,10 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
         notes.append("the update steps per sample: each row's gradient taken from fresh weights and summed")
         if grads is None:
             grads, updates_summed = recovered, len(X)
+        if obs.stepped is None or obs.chained is None:
+            raise AdapterError("a per-sample run without its all-rows step")
+        one_call, chained = _same_shapes(loaded, obs.stepped), _same_shapes(loaded, obs.chained)
+        stepped = None
     elif stepped is not None:
         stepped = _same_shapes(loaded, stepped)
         if grads is None:
@@ -474,7 +507,8 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
                      "gradients must leave the weights as they are")
         mutated += tuple(f"{name} (in {adapter.gradients.target})" for name in changed)
     return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads=grads, stepped=stepped,
-               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed, mutated=mutated)
+               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed, mutated=mutated,
+               one_call=one_call, chained=chained)
 
 
 def _scale_row_sums(adapter: Adapter, spec: Spec, obs: Observation, n: int) -> Observation:

@@ -20,7 +20,7 @@ from ..drive.assignment import Assignment
 from ..drive.problems import Problem, Verdict, describe
 from ..drive.runner import derive
 from . import events as ev
-from . import isolation, sandbox, tripwire
+from . import isolation, notebook, sandbox, tripwire
 from .evaluate import Graded, evaluate, grader_failed, plan
 
 SLOW_IMPORT_S = 1.0
@@ -51,17 +51,27 @@ def grade(submission: str, assignment: Assignment, timeout_s: float | None = Non
 def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mode, private_folder) -> Graded:
     if not path.is_file():
         return evaluate(assignment, str(path), {}, Problem(Verdict.MISSING, f"no such file: {path}"))
+    script = None
+    if path.suffix == ".ipynb":
+        try:
+            script = notebook.to_script(path, assignment.skip_cells)
+        except notebook.NotebookError as exc:
+            return evaluate(assignment, str(path), {}, Problem(Verdict.SYNTAX, str(exc)))
     slot = isolation.take_slot()
     try:
         with isolation.Workspace("grade") as ws:
             rel = ws.copy_submission(path.resolve(), private_folder)
+            if script is not None:                 # a notebook: its code cells, as a script, are what runs
+                rel = rel.with_suffix(".py")
+                (ws.sub / rel).write_text(script.text)
+            paths = [ws.seen(mode, ws.support, "/support") for _ in ws.copy_support(assignment.support)]
             flags = tuple(f"{p.relative_to(ws.sub)}: {flag}" for p in sorted(ws.sub.rglob("*.py"))
                           for flag in tripwire.scan(p))
             child_sub = ws.seen(mode, ws.sub, "/sub")
             runs = plan(assignment)
             ev.save_inputs(ws.inputs / "inputs.npz", runs)
             job = ev.Job(assignment.adapter_for(f"{child_sub}/{rel}"), f"{child_sub}/{rel}", memory_mb, runs,
-                         f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz", cpu_s=timeout_s)
+                         f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz", cpu_s=timeout_s, paths=tuple(paths))
             ws.limit_out(len(runs) * job.largest_observation_bytes() + 1_000_000)
             kwargs = ws.popen_kwargs(mode, slot)
             groups = isolation.Cgroups.make(ws.root.name, memory_mb)
@@ -90,20 +100,26 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
         notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
                         f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
                         "bytes of each stream")
-    results = {k: _relocated(v, child_sub, path) for k, v in seen.results.items()}
-    graded = evaluate(assignment, str(path), results, fatal and _relocated(fatal, child_sub, path), notes,
+    if script is not None and script.skipped:
+        notes.append(f"notebook cells {', '.join(map(str, script.skipped))} not run (the assignment skips them)")
+    results = {k: _relocated(v, child_sub, path, script) for k, v in seen.results.items()}
+    graded = evaluate(assignment, str(path), results, fatal and _relocated(fatal, child_sub, path, script), notes,
                       stdout.replace(child_sub + "/", f"{path.parent}/"), stderr.replace(child_sub + "/", f"{path.parent}/"),
                       done.seconds, seen.partials)
     return dataclasses.replace(graded, staff_flags=flags)
 
 
-def _relocated(result, child_dir: str, path: Path):
-    """A Problem's file:line as the student knows it (the child saw its private copy)."""
+def _relocated(result, child_dir: str, path: Path, script: notebook.Script | None = None):
+    """A Problem's file:line as the student knows it (the child saw its private copy; a
+    notebook's line is a cell and a line in it)."""
     if not isinstance(result, Problem):
         return result
     real = str(path.resolve().parent)
-    return dataclasses.replace(result, message=result.message.replace(child_dir + "/", real + "/"),
-                               where=result.where.replace(child_dir + "/", real + "/"))
+    where = result.where.replace(child_dir + "/", real + "/")
+    converted = str(path.resolve().with_suffix(".py"))
+    if script is not None and where.startswith(converted + ":") and where.rsplit(":", 1)[1].isdigit():
+        where = f"{path.resolve()} ({script.locate(int(where.rsplit(':', 1)[1]))})"
+    return dataclasses.replace(result, message=result.message.replace(child_dir + "/", real + "/"), where=where)
 
 
 @dataclass
@@ -203,20 +219,23 @@ def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb:
 
 
 # --- many ----------------------------------------------------------------------------------
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
+
+
 def find_submissions(paths, assignment: Assignment) -> list[str]:
-    """Files as given; a folder contributes its .py files and, per sub-folder (one per
-    student), the assignment's `file` or the folder's only .py file."""
+    """Files as given; a folder contributes its .py and .ipynb files and, per sub-folder (one per
+    student), the assignment's `file` or the folder's only .py or .ipynb file."""
     found = []
     for p in map(Path, paths):
         if not p.is_dir():
             found.append(str(p))
             continue
         for child in sorted(p.iterdir()):
-            if child.is_file() and child.suffix == ".py":
+            if child.is_file() and child.suffix in SUBMISSION_SUFFIXES:
                 found.append(str(child))
             elif child.is_dir() and not child.name.startswith((".", "__")):
                 named = child / assignment.file if assignment.file else None
-                pys = sorted(child.glob("*.py"))
+                pys = sorted(f for f in child.iterdir() if f.suffix in SUBMISSION_SUFFIXES)
                 found.append(str(named if named and named.is_file() else pys[0] if len(pys) == 1 else child))
     return found
 
@@ -250,5 +269,6 @@ def _grade_or_missing(submission: str, assignment: Assignment, **kwargs) -> Grad
     if Path(submission).is_dir():
         return evaluate(assignment, submission, {}, Problem(
             Verdict.MISSING, f"cannot tell which file to grade in folder {submission}: "
-                             + (f"no {assignment.file}" if assignment.file else "it holds no single .py file")))
+                             + (f"no {assignment.file}" if assignment.file else
+                                "it holds no single .py or .ipynb file")))
     return grade(submission, assignment, **kwargs)

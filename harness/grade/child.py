@@ -35,13 +35,15 @@ class Outcome:
     partial: bool = False
 
 
-def drive(adapter: Adapter, submission: str, runs: dict[str, Spec], inputs: dict):
+def drive(adapter: Adapter, submission: str, runs: dict[str, Spec], inputs: dict, paths=()):
     """Import the submission, then run every spec in `runs` on its `inputs` (run id -> params,
     X, T). Yields events (Phase, Imported, Fatal) and an Outcome per run (and per partial run):
-    raw numbers only, judged by the parent."""
+    raw numbers only, judged by the parent. `paths`: the assignment's support modules, found
+    after the submission's own."""
     folder = str(Path(submission).resolve().parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)          # the submission may import its own helper modules
+    for entry in reversed([folder, *paths]):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)       # the submission may import its own helper modules, then the course's
     yield ev.Phase("importing the module")
     start = time.perf_counter()
     try:
@@ -120,7 +122,7 @@ def child_main(argv) -> int:
     try:
         inputs = ev.load_inputs(job.inputs, job.runs)
         _limit(job)
-        for item in drive(job.adapter, job.submission, job.runs, inputs):
+        for item in drive(job.adapter, job.submission, job.runs, inputs, job.paths):
             if isinstance(item, Outcome):
                 events.outcome(item)
             else:

@@ -148,6 +148,19 @@ CAUSES: dict[str, Cause] = {
         "every float64 run is right: look for what changes in float32: an array made without dtype= (np.zeros, "
         "np.ones, np.array of floats are float64), a float64 constant or array mixed in (an upcast the case's "
         "dtype check sees), or an exp that overflows in float32 (subtract the row maximum before a softmax)")),
+    "overflow": Cause("wrong only with large logits (an exp overflows)", lambda c: (
+        "subtract each row's maximum before exp: softmax(z) = exp(z - max) / sum(exp(z - max)), and take the log of "
+        "the softmax as (z - max) - log(sum(exp(z - max)))" if c.spec.loss_record.one_hot_targets else
+        "an exp of a large argument overflows to inf (np.exp(710) in float64): write the function so that exp only "
+        "sees arguments <= 0, e.g. a sigmoid as np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))")),
+    "float64_upcast": Cause("float64 upcast in a float32 run", _text(
+        "the values are right, but a float32 case came back as float64: an array made without dtype= (np.zeros, "
+        "np.ones, np.array of Python floats are float64) or a float64 scalar such as np.float64(len(X)) mixed in; "
+        "make new arrays with the input's dtype (np.zeros_like, dtype=X.dtype)")),
+    "rows_interfere": Cause("rows interfere within one call", _text(
+        "each row's step is right when it comes alone, but not when the call gets several rows: something computed "
+        "for one row is reused for the next (activations or a delta kept from the previous sample, a weight read "
+        "before the previous row's update): compute everything for a row from that row and the current weights")),
     "missing_gradient": Cause("gradient not returned", _text(
         "return every parameter's gradient, under the key the assignment names for it")),
     "nonfinite": Cause("NaN or inf in the result", _text(
@@ -284,17 +297,27 @@ def _factor_word(name: str, exp: int) -> str:
 
 # --- the diagnosis ---------------------------------------------------------------------------
 def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_failed: bool,
-             step_failed: bool = False) -> Diagnosis:
+             step_failed: bool = False, upcast: bool = False) -> Diagnosis:
     """`trials`: float64 runs of the submission; `failing`: gradient names that mismatched in
-    some graded case; loss/forward/step_failed: those mismatched in some case."""
+    some graded case; loss/forward/step_failed: those mismatched in some case; upcast: every
+    failure is a dtype only (values right)."""
     if not trials:
         return Diagnosis(())
     spec = trials[0].spec
+    large = [t for t in trials if t.spec.init_scale != 1]
+    usual = [t for t in trials if t.spec.init_scale == 1]
+    if large and usual and _right_in_float64(usual, failing, loss_failed) and \
+            not _right_in_float64(large, failing, loss_failed):
+        what = ("output",) * forward_failed + ("loss",) * loss_failed + tuple(p for p in spec.param_names if p in failing)
+        return Diagnosis((Finding("overflow", what, "right in every run with the usual weights, wrong in the case "
+                                  f"with weights x{large[0].spec.init_scale:g} (large logits)",
+                                  CAUSES["overflow"].hint(HintContext(spec))),))
     if (forward_failed or failing) and _right_in_float64(trials, failing):
         what = ("output",) if forward_failed else ()
-        return Diagnosis((Finding("float32_only", what + tuple(p for p in spec.param_names if p in failing),
-                                  "right in every float64 run, wrong in a float32 case",
-                                  CAUSES["float32_only"].hint(HintContext(spec))),))
+        cause, seen = ("float64_upcast", "right values in float64, returned in float64 in a float32 case") if upcast \
+            else ("float32_only", "right in every float64 run, wrong in a float32 case")
+        return Diagnosis((Finding(cause, what + tuple(p for p in spec.param_names if p in failing), seen,
+                                  CAUSES[cause].hint(HintContext(spec))),))
     if forward_failed:
         if any(not np.all(np.isfinite(np.asarray(t.run.output, np.float64))) for t in trials):
             return Diagnosis((Finding("nonfinite", ("output",), "the forward output contains NaN or inf",
@@ -365,7 +388,11 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
 
 def _step_finding(trials: list[Trial], spec: Spec) -> Finding | None:
     """Right gradients, wrong update: the step each parameter took, as a factor of lr times its
-    gradient (the first factor found; parameters may differ, e.g. only the weights)."""
+    gradient (the first factor found; parameters may differ, e.g. only the weights); for
+    per-sample code, rows that interfere when one call gets several."""
+    if any(t.run.chained is not None for t in trials):
+        return Finding("rows_interfere", ("step",), "right one row per call, wrong with several rows in one call",
+                       CAUSES["rows_interfere"].hint(HintContext(spec)))
     by_factor: dict = {}
     for k in spec.param_names:
         taken = [((np.asarray(t.run.loaded[k], np.float64) - np.asarray(t.run.stepped[k], np.float64)) / t.spec.lr,
@@ -389,12 +416,15 @@ def _step_unexplained(spec: Spec) -> Finding:
                    CAUSES["unexplained"].hint(HintContext(spec)))
 
 
-def _right_in_float64(trials: list[Trial], failing: set[str]) -> bool:
-    """Every float64 run has the expected output and gradients: what failed, failed in float32."""
+def _right_in_float64(trials: list[Trial], failing: set[str], loss: bool = False) -> bool:
+    """These float64 runs have the expected output and gradients (and loss): what failed, failed
+    elsewhere (in float32, or with large weights)."""
     for t in trials:
-        if not _close(t.run.output, model.forward(t.spec, t.params, t.X)):
+        if t.run.output is not None and not _close(t.run.output, model.forward(t.spec, t.params, t.X)):
             return False
         if any(p not in t.run.grads or not _close(t.run.grads[p], t.expected[p]) for p in failing):
+            return False
+        if loss and not _close(t.run.loss, _exact_loss(t)):
             return False
     return True
 

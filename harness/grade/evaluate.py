@@ -11,11 +11,11 @@ from enum import Enum
 import numpy as np
 
 from ..core import net
-from ..core.compare import compare_runs
+from ..core.compare import Comparison, Context, compare, compare_runs
 from ..core.params import init_params, make_batch
 from ..core.run import STAGES, Run
 from ..core.spec import Spec
-from ..core.tolerance import default_tolerance
+from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import Assignment, Case, Scoring
 from ..drive.problems import Problem, Verdict, grader_error
 from .diagnose import CAUSES, Diagnosis, Trial, diagnose
@@ -131,14 +131,15 @@ def _check_of(stage: str, name: str) -> CheckId:
 
 
 def case_checks(case: Case, result, assignment: Assignment, partial: Run | None = None) -> tuple[list[Check], dict, list]:
-    """The checks of one case, per CheckId whether it failed (for the diagnosis), and the
-    accepted log(p + eps) forms it found (LogEps).
+    """The checks of one case, per CheckId the kinds of mismatch it failed by (empty: passed; for
+    the diagnosis), and the accepted log(p + eps) forms it found (LogEps).
     result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
     spec, w, scoring, adapter = case.spec, case.weight, assignment.scoring, assignment.adapter
     ids = check_ids(spec, scoring, adapter.reports_loss, adapter.forward is not None)
     problem = result if isinstance(result, Problem) else None
     run = partial if problem else result
     messages: dict[CheckId, list[str]] = {i: [] for i in ids}
+    kinds: dict[CheckId, set[str]] = {}          # the kinds of mismatch (harness.core.compare) per check
     notes: list[LogEps] = []
     if problem:
         graded = (CheckKind.FORWARD, CheckKind.LOSS) if run is not None else ()
@@ -152,11 +153,14 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
                   if (st != "forward" or run.output is not None) and (st != "loss" or adapter.reports_loss)]
         expected, mags = expected_run(spec, params, X, T), net.error_magnitudes(spec, params, X, T)
         comps = compare_runs(spec, "expected", expected, "yours", run, default_tolerance(spec.dtype), mags, stages=stages)
+        if run.chained is not None and "step" in comps:
+            comps["step"] = _rows_in_one_call(spec, run)
         for stage, comp in comps.items():
             if stage == "loss" and comp.mismatches and _accepted_log_eps(assignment, case, run, expected, mags, notes):
                 continue
             for m in comp.mismatches:
                 messages.setdefault(_check_of(stage, m.name), []).append(m.message())
+                kinds.setdefault(_check_of(stage, m.name), set()).add(m.kind)
         if run.mutated:
             messages[CheckId(CheckKind.INPUTS)].append(f"the code modified {', '.join(run.mutated)} in place: "
                                                        "callers' data changes under them; work on a copy")
@@ -167,7 +171,18 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
         output = "not checked: the run ended before it finished" if unchecked else "\n".join(messages[i])
         checks.append(Check(case.name, i, not messages[i] and not unchecked, 0.0 if messages[i] or unchecked else points,
                             points, case.visibility, output, checked=not unchecked))
-    return checks, ({i: bool(messages[i]) for i in ids} if run is not None and not problem else {}), notes
+    failed = {i: frozenset(kinds.get(i, {"mutated"} if messages[i] else ())) for i in ids}
+    return checks, (failed if run is not None and not problem else {}), notes
+
+
+def _rows_in_one_call(spec: Spec, run: Run) -> Comparison:
+    """Per-sample code: the parameters after one call over all the rows against the same code's
+    one-row calls chained (each from the weights the last one left). The same steps in the same
+    order: only n steps' round-off apart, each relative to max|p|, unless rows interfere."""
+    n = spec.batch
+    tol = Tolerance(default_tolerance(spec.dtype).rel * n, why=f"{n} steps' round-off")
+    ctx = Context(spec.name, spec.dtype, spec.seed, "step (all rows in one call)", "one row per call, chained", "yours")
+    return compare(run.chained, run.one_call, ctx, tol, check_dtype=spec.dtype)
 
 
 def _accepted_log_eps(assignment: Assignment, case: Case, run: Run, expected: Run, mags: dict,
@@ -226,7 +241,7 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
         checks += cs
         log_eps += case_notes
         for k, v in f.items():
-            failed[k] = failed.get(k, False) or v
+            failed[k] = failed.get(k, frozenset()) | v
     note_list += _log_eps_note(log_eps)
     for r in results.values():
         if isinstance(r, Run):
@@ -235,6 +250,7 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     visibility = {case.name: case.visibility for case in assignment.cases}
     problems = sorted((r for k, r in results.items() if isinstance(r, Problem) and k in visibility),
                       key=lambda p: _problem_case(results, p, visibility) != "visible")
+    note_list += _absent_class_notes(assignment, results, checks)
     for run_id, r in results.items():        # an unscored probe that raised: said, not scored
         if isinstance(r, Problem) and run_id not in visibility:
             note_list.append(f"an unscored diagnosis run ({runs[run_id].label()}) ended in "
@@ -256,6 +272,20 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
                   stdout, stderr, seconds, detail, problem_visible=visible)
 
 
+def _absent_class_notes(assignment: Assignment, results: dict, checks: list[Check]) -> list[str]:
+    """Exactly the cases whose batch has no sample of the last class went wrong: the code may
+    count the classes from the labels (max(y) + 1) instead of from the net's output size."""
+    if not assignment.spec.classification or assignment.spec.sizes[-1] < 2:
+        return []
+    wrong = {c.case for c in checks if not c.passed} | {k for k, v in results.items() if isinstance(v, Problem)}
+    partial = {c.name for c in assignment.cases if not make_batch(c.spec)[1][:, -1].any()}    # no last class
+    if not partial or not partial <= wrong or wrong & {c.name for c in assignment.cases} != partial:
+        return []
+    return [f"only the cases whose labels leave out the last class went wrong ({', '.join(map(repr, sorted(partial)))}): "
+            "take the number of classes from the net (the output layer's size, e.g. W2.shape[1]), not from the "
+            "labels (max(y) + 1)"]
+
+
 def _problem_case(results: dict, problem: Problem, visibility: dict) -> str:
     """The visibility of the run a problem came from (probes count as hidden: they are unscored)."""
     run_id = next((k for k, v in results.items() if v is problem), "")
@@ -273,8 +303,8 @@ def _diagnosis(runs: dict[str, Spec], results: dict, failed: dict) -> Diagnosis:
             X, T = make_batch(spec)
             trials.append(Trial(spec, init_params(spec), X, T, r))
     return diagnose(trials, {k.param for k in bad if k.kind is CheckKind.GRADIENT},
-                    failed.get(CheckId(CheckKind.LOSS), False), failed.get(CheckId(CheckKind.FORWARD), False),
-                    failed.get(CheckId(CheckKind.STEP), False))
+                    bool(failed.get(CheckId(CheckKind.LOSS))), bool(failed.get(CheckId(CheckKind.FORWARD))),
+                    bool(failed.get(CheckId(CheckKind.STEP))), upcast=all(failed[k] == {"dtype"} for k in bad))
 
 
 def grader_failed(assignment: Assignment, submission: str, trace: str, seconds: float = 0.0) -> Graded:

@@ -36,17 +36,19 @@ class Job:
     runs: dict[str, Spec]
     inputs: str = ""               # the .npz of every run's weights and batch (save_inputs), as the child sees it
     cpu_s: float = 0.0             # CPU seconds for the whole child (0: no limit)
+    paths: tuple[str, ...] = ()    # folders of the assignment's support modules, as the child sees them
 
     def to_json(self) -> str:
         return json.dumps({"adapter": self.adapter.to_json(), "submission": self.submission,
                            "memory_mb": self.memory_mb, "runs": {k: s.to_json() for k, s in self.runs.items()},
-                           "inputs": self.inputs, "cpu_s": self.cpu_s})
+                           "inputs": self.inputs, "cpu_s": self.cpu_s, "paths": list(self.paths)})
 
     @staticmethod
     def from_json(text: str) -> Job:
         data = json.loads(text)
         return Job(Adapter.from_json(data["adapter"]), data["submission"], int(data["memory_mb"]),
-                   {k: Spec.from_json(s) for k, s in data["runs"].items()}, data["inputs"], float(data["cpu_s"]))
+                   {k: Spec.from_json(s) for k, s in data["runs"].items()}, data["inputs"], float(data["cpu_s"]),
+                   tuple(data.get("paths", ())))
 
     def largest_observation_bytes(self) -> int:
         return max((sum(expected_arrays(self.adapter, s, False).values()) for s in self.runs.values()), default=0)
@@ -153,7 +155,7 @@ def _validate(event: Event) -> None:
 def save_observation(obs: Observation, path: Path) -> None:
     arrays = {**({"output": obs.output} if obs.output is not None else {}),
               **({"loss": obs.loss} if obs.loss is not None else {})}
-    for group in ("loaded", "grads", "stepped", "after_gradients"):
+    for group in ("loaded", "grads", "stepped", "after_gradients", "chained"):
         arrays.update({f"{group}.{k}": v for k, v in (getattr(obs, group) or {}).items()})
     for i, params in enumerate(obs.per_sample):
         arrays.update({f"per_sample.{i}.{k}": v for k, v in params.items()})
@@ -181,12 +183,13 @@ def expected_arrays(adapter: Adapter, spec: Spec, forward_only: bool) -> dict[st
             out.update({f"after_gradients.{p}": size * grow for p, size in params.items()})
         if per_sample_updates(adapter, n):
             out.update({f"per_sample.{i}.{p}": size * grow for i in range(n) for p, size in params.items()})
-            batches += n
+            out.update({f"{g}.{p}": size * grow for g in ("stepped", "chained") for p, size in params.items()})
+            batches += 2 * n
         elif adapter.update:
             out.update({f"stepped.{p}": size * grow for p, size in params.items()})
             batches += 1 if adapter.gradients is not None else 0
     for i in range(batches):
-        rows = n if i == 0 or batches == 2 else 1
+        rows = n if i in (0, batches - 1) else 1
         out.update({f"inputs.{i}.X": rows * spec.sizes[0], f"inputs.{i}.T": rows * k,
                     f"inputs.{i}.rows": rows * (spec.sizes[0] + k)})
     return {name: 8 * entries + 256 for name, entries in out.items()}     # float64 + the .npy header
@@ -238,4 +241,5 @@ def _observation(arrays: dict, spec: Spec) -> Observation:
         i = len(inputs)
         inputs.append((arrays[f"inputs.{i}.X"], arrays[f"inputs.{i}.T"], arrays[f"inputs.{i}.rows"]))
     return Observation(group("loaded"), arrays.get("output"), arrays.get("loss"), group("grads"), group("stepped"),
-                       tuple(per_sample), tuple(inputs), group("after_gradients"))
+                       tuple(per_sample), inputs=tuple(inputs), after_gradients=group("after_gradients"),
+                       chained=group("chained"))

@@ -95,7 +95,8 @@ def bwrap_argv(layout: Workspace) -> list[str]:
     for d in _numpy_dirs():
         argv += ["--ro-bind", str(d), f"/pylib/{d.name}"]
     argv += ["--ro-bind", str(layout.runner), "/runner", "--ro-bind", str(layout.sub), "/sub",
-             "--ro-bind", str(layout.inputs), "/in", "--bind", str(layout.out), "/out"]
+             "--ro-bind", str(layout.support), "/support", "--ro-bind", str(layout.inputs), "/in",
+             "--bind", str(layout.out), "/out"]
     for key, value in layout.child_env(Mode.STRICT).items():
         argv += ["--setenv", key, value]
     return argv
@@ -177,16 +178,18 @@ def _shared(modules: tuple[str, ...]) -> Path:
 
 class Workspace:
     """A submission's folders: runner (the minimal harness) and pylib (numpy only), shared and
-    read-only; sub (its own copy of the submission), in (the job's arrays), out (what the child
-    writes back), tmp: its own."""
+    read-only; sub (its own copy of the submission), support (a copy of the assignment's support
+    modules, read-only to the child), in (the job's arrays), out (what the child writes back),
+    tmp: its own."""
 
     def __init__(self, prefix: str):
         import tempfile
         shared = _shared(RUNNER_MODULES)
         self.runner, self.pylib = shared / "runner", shared / "pylib"
         self.root = Path(tempfile.mkdtemp(prefix=f"bph-{prefix}-"))
-        self.sub, self.inputs, self.out, self.tmp = (self.root / n for n in ("sub", "in", "out", "tmp"))
-        for d in (self.sub, self.inputs, self.out, self.tmp):
+        self.sub, self.support, self.inputs, self.out, self.tmp = (self.root / n for n in
+                                                                    ("sub", "support", "in", "out", "tmp"))
+        for d in (self.sub, self.support, self.inputs, self.out, self.tmp):
             d.mkdir()
         self.env = _allowed_env()
         self.root.chmod(0o711)
@@ -234,11 +237,20 @@ class Workspace:
         if mode is Mode.PROCESS:
             return {"env": self.child_env(mode)}
         uid = UID_BASE + slot
-        for path in (self.sub, self.inputs):
+        for path in (self.sub, self.support, self.inputs):
             _readable_tree(path)
         for path in (self.out, self.tmp):
             os.chown(path, uid, uid)
         return {"env": self.child_env(mode), "user": uid, "group": uid, "extra_groups": []}
+
+    def copy_support(self, folder: str | None) -> list[str]:
+        """The assignment's support modules (the course's helper package) copied into `support`;
+        the sys.path entries the child needs for them, as it sees them."""
+        if not folder:
+            return []
+        shutil.copytree(folder, self.support, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+        return ["support"]
 
     def copy_submission(self, submission: Path, private_folder: bool) -> Path:
         """The submission (and, when its folder is its own, the .py files and packages beside it)
