@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import reference_impls
-from harness.drive.assignment import AssignmentError, builtin_names, load
+from harness.drive.assignment import AssignmentError, LayerAssignment, builtin_names, load
 from harness.grade.batch import grade
 
 from .mutant_catalog import MUTANTS, style_file
@@ -21,15 +21,17 @@ def test_reference_nets_pass_their_builtin_assignment(name):
     assert name in builtin_names()
     g = grade(str(REF_DIR / f"{name}.py"), load(name))
     assert g.status == "passed", g.problem
-    assert g.score == g.max_score == 30
+    assert g.score == g.max_score >= 30
     assert not g.diagnosis.findings
 
 
 def test_builtin_assignments_have_visible_and_hidden_cases():
     for name in builtin_names():
         a = load(name)
-        assert {c.visibility for c in a.cases} == {"visible", "hidden"}
-        assert len({c.spec.batch for c in a.cases} | {p.batch for p in a.probes()}) >= 3
+        assert {c.visibility for c in a.cases} == {"visible", "hidden"}, name
+        batches = {c.batch for c in a.cases} if isinstance(a, LayerAssignment) else \
+            {c.spec.batch for c in a.cases} | {p.batch for p in a.probes()}
+        assert len(batches) >= 3, name
 
 
 def test_custom_assignment_with_its_own_api_passes_its_reference():
@@ -94,7 +96,7 @@ def test_broken_assignment_files_say_what_is_valid(tmp_path, edit, message):
 
 
 def test_unknown_assignment_lists_the_builtin_ones():
-    with pytest.raises(AssignmentError, match="unknown assignment 'relu'; built-in: linear_221, relu_mse"):
+    with pytest.raises(AssignmentError, match="unknown assignment 'relu'; built-in: cs231n_layers, .*, relu_mse"):
         load("relu")
     with pytest.raises(AssignmentError, match="no such assignment file"):
         load("missing.toml")

@@ -24,10 +24,10 @@ def no_2(tmp_path_factory):
 
 def test_gradescope_results_have_partial_credit_and_visibility(no_2):
     r = gradescope(no_2)
-    assert r["max_score"] == 30 and r["score"] == 9            # forward, loss, inputs: 1 point each, 3 cases
+    assert r["max_score"] == 40 and r["score"] == 12           # forward, loss, inputs: 1 point each, 4 cases
     assert r["score"] == sum(t["score"] for t in r["tests"])
     assert r["max_score"] == pytest.approx(sum(t["max_score"] for t in r["tests"]))
-    assert len(r["tests"]) == 3 * 7
+    assert len(r["tests"]) == 4 * 7
     hidden = [t for t in r["tests"] if t["name"].startswith("other seed and batch:")]
     assert hidden and all(t["visibility"] == "hidden" for t in hidden)
     assert all(t["visibility"] == "visible" for t in r["tests"] if t not in hidden)
@@ -40,7 +40,7 @@ def test_gradescope_results_have_partial_credit_and_visibility(no_2):
 
 def test_terminal_report_names_cause_hint_and_layer(no_2):
     text = render(no_2)
-    assert "FAILED | 9 / 30" in text
+    assert "FAILED | 12 / 40" in text
     assert "W1, b1, W2, b2: gradient half the size" in text and "hint:" in text
     assert "divergence starts at layer 2" in text
     assert "Greatest absolute difference" in text
@@ -52,8 +52,8 @@ def test_cli_single_submission_with_gradescope_file(tmp_path, capsys):
     code = main(["grade", str(good), "--assignment", "xor", "--gradescope", str(out)])
     assert code == 0
     r = json.loads(out.read_text())
-    assert r["score"] == r["max_score"] == 30 and all(t["status"] == "passed" for t in r["tests"])
-    assert "PASSED | 30 / 30" in capsys.readouterr().out
+    assert r["score"] == r["max_score"] == 40 and all(t["status"] == "passed" for t in r["tests"])
+    assert "PASSED | 40 / 40" in capsys.readouterr().out
 
 
 def test_cli_batch_writes_json_and_one_gradescope_file_each(tmp_path, capsys):
@@ -80,7 +80,7 @@ def test_cli_batch_writes_json_and_one_gradescope_file_each(tmp_path, capsys):
 def test_cli_usage_errors_exit_2_with_valid_choices(tmp_path, capsys):
     good = misbehaving.write(tmp_path, ["good"])["good"]
     assert main(["grade", str(good), "-a", "xr"]) == 2
-    assert "unknown assignment 'xr'; built-in: linear_221, relu_mse, sigmoid_mse, softmax_ce, xor" in capsys.readouterr().err
+    assert "unknown assignment 'xr'; built-in: cs231n_layers, " in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["grade", str(tmp_path / "empty"), "-a", "xor"]) == 2
     assert "no submissions found" in capsys.readouterr().err
@@ -99,7 +99,7 @@ def test_pytest_route_for_course_repos(pytester, tmp_path):
 
         def test_good(backprop_grade):
             g = backprop_grade({str(subs['good'])!r}, assignment="xor")
-            assert g.score == 30
+            assert g.score == 40
 
         def test_nan(backprop_grade):
             backprop_grade({str(subs['nan'])!r}, assignment="xor")

@@ -23,7 +23,8 @@ except ModuleNotFoundError:         # Python 3.10
 BUILTIN_DIR = Path(__file__).parent / "assignments"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
 # What each kind of call may return (besides values of the code's own, kept for later calls).
-RETURNS = {"forward": ("output", "loss"), "loss": ("loss",), "gradients": ("grads", "loss"), "update": ("model",)}
+RETURNS = {"forward": ("output", "loss"), "loss": ("loss",), "gradients": ("grads", "loss"), "update": ("model",),
+           "layer": ("out", "loss", "dx", "dw", "db")}
 INIT_VALUES = ("lr", "seed", "dtype", "l2", "sizes")   # and sizes.<i>
 CALL_ARGS = ("model", "X", "T", "lr", "rows", "pairs", "epochs", "output", "labels", "x", "t")   # x, t: with per_row
 DATA = ("rows", "columns")
@@ -286,10 +287,12 @@ def _case(raw: dict, i: int, spec: Spec) -> Case:
     return Case(c.get("name", f"case {i + 1}"), case_spec, visibility, float(weight))
 
 
-def _parse(data: dict, source: str) -> Assignment:
-    unknown = sorted(set(data) - {"assignment", "code", "scoring", "cases"})
+def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
+    unknown = sorted(set(data) - {"assignment", "code", "scoring", "cases", "layers"})
     if unknown:
-        raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: assignment, code, scoring, cases")
+        raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: assignment, code, scoring, cases, layers")
+    if "layers" in data:
+        return _parse_layers(data, source)
     head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
                                         "seed", "l2", "l2_form", "l2_biases", "log_eps", "reference", "timeout_s",
                                         "memory_mb", "file", "show_output", "support", "skip_cells"),
@@ -359,6 +362,135 @@ def _log_eps(head: dict, spec: Spec) -> float:
     if eps and spec.loss_record.with_log_eps is None:
         raise AssignmentError(f"[assignment] log_eps: the loss {spec.loss} takes no log")
     return float(eps)
+
+
+# --- layer assignments: single layers, each checked alone -----------------------------------------
+@dataclass(frozen=True)
+class LayerCaseDef:
+    """A case of a layer assignment, made concrete per layer kind by for_layer()."""
+    name: str
+    batch: int = 4
+    sizes: tuple[int, ...] = (5, 3)      # (inputs D, outputs M); M only for affine layers
+    x_dims: tuple[int, ...] = ()
+    seed: int = 0
+    dtype: str = "float64"
+    scale: float = 1.0
+    visibility: str = "visible"
+    weight: float = 1.0
+
+    def for_layer(self, kind: str):
+        from ..core.layers import LayerCase, role, validate
+        affine = role(kind) == "affine"
+        return validate(LayerCase(kind, self.batch, self.sizes[0], self.sizes[1] if affine else 0, self.seed,
+                                  self.dtype, self.x_dims if affine else (), self.scale))
+
+
+@dataclass(frozen=True)
+class LayerAssignment:
+    """Single layers (forward/backward pairs), each checked alone on every case."""
+    name: str
+    title: str
+    layers: tuple
+    cases: tuple[LayerCaseDef, ...]
+    scoring: Scoring
+    timeout_s: float = 60.0
+    memory_mb: int = 2048
+    file: str | None = None
+    show_output: bool = False
+    source: str = ""
+    support: str | None = None
+    skip_cells: tuple[str, ...] = ()
+    reference: str | None = None
+
+    def runs(self) -> dict:
+        """Run id -> (the layer, its LayerCase), layer by layer, case by case."""
+        return {f"{layer.name}: {case.name}": (layer, case.for_layer(layer.kind)) for layer in self.layers
+                for case in self.cases}
+
+
+LAYER_CALL_RETURNS = ("out", "loss", "dx", "dw", "db")
+
+
+def _parse_layers(data: dict, source: str) -> LayerAssignment:
+    from ..core.layers import LayerError, kinds, role
+    from .layers import LayerAdapter
+    head = _check_types(_table(data, "assignment", ("name", "title", "timeout_s", "memory_mb", "file", "show_output",
+                                                    "support", "skip_cells", "reference"), "assignment", ("name",)),
+                        "[assignment]")
+    raw = data["layers"]
+    if not isinstance(raw, list) or not raw:
+        raise AssignmentError("layers must be an array of tables: [[layers]]")
+    layers = []
+    for i, item in enumerate(raw):
+        where = f"layers[{i}]"
+        t = _table({"l": item}, "l", ("name", "kind", "forward", "backward", "factory", "init", "set", "attrs"), where,
+                   ("name", "kind", "forward"))
+        if t["kind"] not in kinds():
+            raise AssignmentError(f"{where}: kind {t['kind']!r}; valid: {', '.join(kinds())}")
+        calls = [_layer_call(t["forward"], f"{where}.forward")]
+        if "backward" in t:
+            calls.append(_layer_call(t["backward"], f"{where}.backward"))
+        valid_args = ["x", "w", "b", "dout", "T", "labels"]
+        for call in calls:
+            unknown = [a for a in call.args if a not in valid_args]
+            if unknown:
+                raise AssignmentError(f"{where}: {call.target}: unknown argument(s) {', '.join(map(repr, unknown))}; "
+                                      f"valid: {', '.join(valid_args)}")
+            valid_args += list(call.kept)
+        maps = {k: _mapping(t.get(k, {}), f"{where}.{k}") for k in ("init", "set", "attrs")}
+        inputs = {"x", "w", "b", "dout", "T", "labels", "inputs", "outputs"}
+        bad = [v for k in ("init", "set") for _, v in maps[k] if v not in inputs] + \
+              [k for k, _ in maps["attrs"] if k not in LAYER_CALL_RETURNS]
+        if bad:
+            raise AssignmentError(f"{where}: {bad[0]!r}; init/set values: {', '.join(sorted(inputs))}; attrs keys: "
+                                  f"{', '.join(LAYER_CALL_RETURNS)}")
+        if (maps["init"] or maps["set"] or maps["attrs"]) and "factory" not in t:
+            raise AssignmentError(f"{where}: init, set and attrs need a factory (the layer's class)")
+        got = {n for c in calls for n in c.returned} | {k for k, _ in maps["attrs"]}
+        need = {"affine": {"out", "dx", "dw", "db"}, "activation": {"out", "dx"}, "loss": {"loss", "dx"}}[role(t["kind"])]
+        if not need <= got:
+            raise AssignmentError(f"{where} ({t['kind']}): its calls' returns and attrs must give "
+                                  f"{', '.join(sorted(need))}; missing {', '.join(sorted(need - got))}")
+        layers.append(LayerAdapter(t["name"], t["kind"], calls[0], calls[1] if len(calls) > 1 else None,
+                                   t.get("factory"), maps["init"], maps["set"], maps["attrs"]))
+    names = [la.name for la in layers]
+    if len(set(names)) != len(names):
+        raise AssignmentError(f"layer names must be unique, got {names}")
+    points = _table(data, "scoring", SCORED, "scoring")
+    for kind, value in points.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {value!r}")
+    scoring = Scoring(**{k: float(v) for k, v in points.items() if k in ("forward", "gradients", "inputs")})
+    cases = []
+    for i, c in enumerate(data.get("cases") or [{"name": "default"}]):
+        c = _check_types(_table({"c": c}, "c", ("name", "batch", "sizes", "x_dims", "seed", "dtype", "scale",
+                                                "visibility", "weight"), f"cases[{i}]"), f"cases[{i}]")
+        case = LayerCaseDef(c.get("name", f"case {i + 1}"), c.get("batch", 4), tuple(c.get("sizes", (5, 3))),
+                            tuple(c.get("x_dims", ())), c.get("seed", 0), c.get("dtype", "float64"),
+                            float(c.get("scale", 1.0)), c.get("visibility", "visible"), float(c.get("weight", 1.0)))
+        if len(case.sizes) != 2 or case.visibility not in VISIBILITIES:
+            raise AssignmentError(f"cases[{i}]: sizes = [inputs, outputs] and visibility one of "
+                                  f"{', '.join(VISIBILITIES)}; got {list(case.sizes)}, {case.visibility!r}")
+        try:
+            for layer in layers:
+                case.for_layer(layer.kind)
+        except LayerError as exc:
+            raise AssignmentError(f"cases[{i}]: {exc}") from None
+        cases.append(case)
+    timeout, memory = head.get("timeout_s", 60), head.get("memory_mb", 2048)
+    return LayerAssignment(head["name"], head.get("title", head["name"]), tuple(layers), tuple(cases), scoring,
+                           float(timeout), memory, head.get("file"), _flag(head, "show_output"), source,
+                           _support(head, source), _strings(head, "skip_cells"), head.get("reference"))
+
+
+def _layer_call(value, where: str) -> Call:
+    return _call(value, where, "layer")
+
+
+def _mapping(value, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise AssignmentError(f"{where} must be a table of name = \"value\"")
+    return tuple(value.items())
 
 
 def _flag(head: dict, key: str) -> bool:

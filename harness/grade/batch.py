@@ -16,12 +16,13 @@ from pathlib import Path
 from ..core.params import init_params, make_batch
 from ..core.run import Run
 from ..drive.adapter import AdapterError
-from ..drive.assignment import Assignment
+from ..drive.assignment import Assignment, LayerAssignment
 from ..drive.problems import Problem, Verdict, describe
 from ..drive.runner import derive
 from . import events as ev
 from . import isolation, notebook, sandbox, tripwire
 from .evaluate import Graded, evaluate, grader_failed, plan
+from .layers import evaluate_layers, layers_grader_failed
 
 SLOW_IMPORT_S = 1.0
 STARTING = "starting"
@@ -45,18 +46,19 @@ def grade(submission: str, assignment: Assignment, timeout_s: float | None = Non
     except isolation.SandboxUnavailable:
         raise
     except Exception:                          # noqa: BLE001 - the harness's own failure
-        return grader_failed(assignment, submission, traceback.format_exc(), time.perf_counter() - start)
+        failed = layers_grader_failed if isinstance(assignment, LayerAssignment) else grader_failed
+        return failed(assignment, submission, traceback.format_exc(), time.perf_counter() - start)
 
 
 def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mode, private_folder) -> Graded:
     if not path.is_file():
-        return evaluate(assignment, str(path), {}, Problem(Verdict.MISSING, f"no such file: {path}"))
+        return unrun(assignment, str(path), Problem(Verdict.MISSING, f"no such file: {path}"))
     script = None
     if path.suffix == ".ipynb":
         try:
             script = notebook.to_script(path, assignment.skip_cells)
         except notebook.NotebookError as exc:
-            return evaluate(assignment, str(path), {}, Problem(Verdict.SYNTAX, str(exc)))
+            return unrun(assignment, str(path), Problem(Verdict.SYNTAX, str(exc)))
     slot = isolation.take_slot()
     try:
         with isolation.Workspace("grade") as ws:
@@ -68,11 +70,13 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
             flags = tuple(f"{p.relative_to(ws.sub)}: {flag}" for p in sorted(ws.sub.rglob("*.py"))
                           for flag in tripwire.scan(p))
             child_sub = ws.seen(mode, ws.sub, "/sub")
-            runs = plan(assignment)
-            ev.save_inputs(ws.inputs / "inputs.npz", runs)
-            job = ev.Job(assignment.adapter_for(f"{child_sub}/{rel}"), f"{child_sub}/{rel}", memory_mb, runs,
-                         f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz", cpu_s=timeout_s, paths=tuple(paths))
-            ws.limit_out(len(runs) * job.largest_observation_bytes() + 1_000_000)
+            job = _job(assignment, f"{child_sub}/{rel}", memory_mb, f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz",
+                       timeout_s, paths)
+            if job.layer_runs:
+                ev.save_layer_inputs(ws.inputs / "inputs.npz", job.layer_runs)
+            else:
+                ev.save_inputs(ws.inputs / "inputs.npz", job.runs)
+            ws.limit_out(len(job.run_ids) * job.largest_observation_bytes() + 1_000_000)
             kwargs = ws.popen_kwargs(mode, slot)
             groups = isolation.Cgroups.make(ws.root.name, memory_mb)
             try:
@@ -103,10 +107,29 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
     if script is not None and script.skipped:
         notes.append(f"notebook cells {', '.join(map(str, script.skipped))} not run (the assignment skips them)")
     results = {k: _relocated(v, child_sub, path, script) for k, v in seen.results.items()}
-    graded = evaluate(assignment, str(path), results, fatal and _relocated(fatal, child_sub, path, script), notes,
-                      stdout.replace(child_sub + "/", f"{path.parent}/"), stderr.replace(child_sub + "/", f"{path.parent}/"),
-                      done.seconds, seen.partials)
+    stdout, stderr = (text.replace(child_sub + "/", f"{path.parent}/") for text in (stdout, stderr))
+    fatal = fatal and _relocated(fatal, child_sub, path, script)
+    if isinstance(assignment, LayerAssignment):
+        graded = evaluate_layers(assignment, str(path), results, fatal, notes, stdout, stderr, done.seconds)
+    else:
+        graded = evaluate(assignment, str(path), results, fatal, notes, stdout, stderr, done.seconds, seen.partials)
     return dataclasses.replace(graded, staff_flags=flags)
+
+
+def unrun(assignment, submission: str, problem: Problem) -> Graded:
+    """The verdict of a submission that never ran: every check fails with the problem."""
+    if isinstance(assignment, LayerAssignment):
+        return evaluate_layers(assignment, submission, {}, problem)
+    return evaluate(assignment, submission, {}, problem)
+
+
+def _job(assignment, submission: str, memory_mb: int, inputs: str, timeout_s: float, paths) -> ev.Job:
+    """What the child is asked to run: every case (and probe) of a net, or every layer on every case."""
+    if isinstance(assignment, LayerAssignment):
+        return ev.Job(None, submission, memory_mb, {}, inputs, cpu_s=timeout_s, paths=tuple(paths),
+                      layer_runs=assignment.runs())
+    return ev.Job(assignment.adapter_for(submission), submission, memory_mb, plan(assignment), inputs,
+                  cpu_s=timeout_s, paths=tuple(paths))
 
 
 def _relocated(result, child_dir: str, path: Path, script: notebook.Script | None = None):
@@ -168,7 +191,7 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
                           "(training at import time?); put it under `if __name__ == \"__main__\":`")
     elif isinstance(event, ev.Fatal):
         seen.fatal = event.problem
-    elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed)) and event.id not in job.runs:
+    elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed)) and event.id not in job.run_ids:
         raise ev.ProtocolError(f"a result for {event.id[:100]!r}, which is not a run of this job")
     elif isinstance(event, ev.Partial):
         partial = _judged(work / ev.observation_file(job, event.id, True), job, event.id, forward_only=True)
@@ -183,6 +206,8 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
 
 
 def _judged(path: Path, job: ev.Job, run_id: str, forward_only: bool = False):
+    if job.layer_runs:
+        return ev.load_layer_observation(path, job.layer_runs[run_id][1])
     spec = job.runs[run_id]
     return judge(job.adapter, spec, ev.load_observation(path, job.adapter, spec, forward_only))
 
@@ -267,7 +292,7 @@ def grade_many(submissions, assignment: Assignment, jobs: int = 1, own_folders=f
 
 def _grade_or_missing(submission: str, assignment: Assignment, **kwargs) -> Graded:
     if Path(submission).is_dir():
-        return evaluate(assignment, submission, {}, Problem(
+        return unrun(assignment, submission, Problem(
             Verdict.MISSING, f"cannot tell which file to grade in folder {submission}: "
                              + (f"no {assignment.file}" if assignment.file else
                                 "it holds no single .py or .ipynb file")))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..core.spec import Spec
 from ..drive.adapter import Adapter
+from ..drive.layers import observe_layer
 from ..drive.problems import Problem, Verdict, describe, grader_error
 from ..drive.runner import Observation, load_module, observe
 from . import events as ev
@@ -31,11 +32,11 @@ class Outcome:
     Problem; `partial`: the forward-only Observation after a Problem, when the forward pass and
     loss alone still run."""
     id: str
-    result: Observation | Problem
+    result: Observation | dict | Problem      # dict: a layer run's arrays
     partial: bool = False
 
 
-def drive(adapter: Adapter, submission: str, runs: dict[str, Spec], inputs: dict, paths=()):
+def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], inputs: dict, paths=(), layer_runs=None):
     """Import the submission, then run every spec in `runs` on its `inputs` (run id -> params,
     X, T). Yields events (Phase, Imported, Fatal) and an Outcome per run (and per partial run):
     raw numbers only, judged by the parent. `paths`: the assignment's support modules, found
@@ -55,6 +56,9 @@ def drive(adapter: Adapter, submission: str, runs: dict[str, Spec], inputs: dict
         yield ev.Fatal(problem)
         return
     yield ev.Imported(time.perf_counter() - start)
+    if layer_runs:
+        yield from _drive_layers(module, submission, layer_runs, inputs)
+        return
     for run_id, spec in runs.items():
         yield ev.Phase(f"running {run_id!r}")
         params, X, T = inputs[run_id]
@@ -67,6 +71,16 @@ def drive(adapter: Adapter, submission: str, runs: dict[str, Spec], inputs: dict
             yield Outcome(run_id, observe(adapter, spec, params, X, T, module, forward_only=True), partial=True)
         except BaseException:                # noqa: BLE001 - the problem is already reported
             pass
+
+
+def _drive_layers(module, submission: str, layer_runs: dict, inputs: dict):
+    """Each layer on each case: its forward and backward calls on the grader's inputs."""
+    for run_id, (layer, case) in layer_runs.items():
+        yield ev.Phase(f"running {run_id!r}")
+        try:
+            yield Outcome(run_id, observe_layer(layer, module, inputs[run_id], (case.inputs, case.outputs)))
+        except BaseException as exc:         # noqa: BLE001
+            yield Outcome(run_id, describe(exc, submission))
 
 
 def _limit(job: ev.Job) -> None:
@@ -105,7 +119,11 @@ class _Events:
             self.emit(ev.RunFailed(o.id, o.result))
             return
         try:
-            ev.save_observation(o.result, self.out / ev.observation_file(self.job, o.id, o.partial))
+            path = self.out / ev.observation_file(self.job, o.id, o.partial)
+            if isinstance(o.result, dict):
+                ev.save_layer_observation(o.result, path)
+            else:
+                ev.save_observation(o.result, path)
         except MemoryError:
             if not o.partial:
                 self.emit(ev.RunFailed(o.id, Problem(Verdict.MEMORY, "MemoryError while saving the results "
@@ -120,9 +138,10 @@ def child_main(argv) -> int:
     sys.stdin.close()
     events = _Events(out, job)
     try:
-        inputs = ev.load_inputs(job.inputs, job.runs)
+        inputs = ev.load_layer_inputs(job.inputs, job.layer_runs) if job.layer_runs else ev.load_inputs(job.inputs,
+                                                                                                         job.runs)
         _limit(job)
-        for item in drive(job.adapter, job.submission, job.runs, inputs, job.paths):
+        for item in drive(job.adapter, job.submission, job.runs, inputs, job.paths, job.layer_runs):
             if isinstance(item, Outcome):
                 events.outcome(item)
             else:

@@ -260,20 +260,26 @@ def _ratios(values: list[tuple[np.ndarray, np.ndarray]]) -> list[float] | None:
 
 
 def _name_factor(ratios: list[float], trials: list[Trial], with_lr: bool):
-    """Explain per-trial ratios as +-2^a N^b K^c lr^d (simplest first) or N/N0 (hard-coded
-    batch N0). Returns (causes, words) or None."""
+    """name_factor for the trials' batch sizes, output counts and learning rates."""
+    return name_factor(ratios, [t.X.shape[0] for t in trials], [t.spec.sizes[-1] for t in trials],
+                       [t.spec.lr for t in trials] if with_lr else None)
+
+
+def name_factor(ratios: list[float], n: list[int], k: list[int], lr: list[float] | None = None):
+    """Explain per-run ratios as +-2^a N^b K^c lr^d (simplest first) or N/N0 (hard-coded batch
+    N0), for runs of batch sizes n, output counts k (and learning rates lr). Returns (causes,
+    words) or None."""
     sign = -1.0 if all(r < 0 for r in ratios) else 1.0
     if any(r * sign <= 0 for r in ratios):
         return None
     mags = [abs(r) for r in ratios]
-    bases = {"two": [2.0] * len(trials), "N": [t.X.shape[0] for t in trials],
-             "K": [t.spec.sizes[-1] for t in trials], "lr": [t.spec.lr for t in trials]}
-    names = ["two", "N", "K"] + (["lr"] if with_lr else [])
+    bases = {"two": [2.0] * len(ratios), "N": list(n), "K": list(k), "lr": list(lr or [])}
+    names = ["two", "N", "K"] + (["lr"] if lr else [])
     combos = sorted(itertools.product((0, 1, -1), repeat=len(names)), key=lambda e: (sum(map(abs, e)), e))
     if sign > 0:
         combos = combos[1:]          # a factor of exactly 1 explains nothing
     for exps in combos:
-        pred = [math.prod(bases[n][i] ** x for n, x in zip(names, exps, strict=True)) for i in range(len(trials))]
+        pred = [math.prod(bases[b][i] ** x for b, x in zip(names, exps, strict=True)) for i in range(len(ratios))]
         if sign > 0 and all(abs(p - 1) <= 1e-12 for p in pred):
             continue                 # e.g. 2/K with K = 2: a factor of 1 explains nothing
         if all(abs(m - p) <= 1e-6 * p for m, p in zip(mags, pred, strict=True)):

@@ -40,13 +40,17 @@ class CheckId:
 
     @property
     def label(self) -> str:
+        """In words; a layer's checks are named by the layer (param "affine", "affine.dw")."""
         if self.kind is CheckKind.GRADIENT:
-            return f"gradient {self.param}"
-        return "inputs unchanged" if self.kind is CheckKind.INPUTS else self.kind.value
+            return self.param.replace(".", " ") if "." in self.param else f"gradient {self.param}"
+        word = "inputs unchanged" if self.kind is CheckKind.INPUTS else self.kind.value
+        return f"{self.param} {word}" if self.param else word
 
     @property
     def short(self) -> str:
-        return self.param or self.kind.value
+        if self.kind is CheckKind.GRADIENT:
+            return self.param
+        return f"{self.param} {self.kind.value}" if self.param else self.kind.value
 
     def points(self, scoring: Scoring, spec: Spec) -> float:
         if self.kind is CheckKind.GRADIENT:

@@ -13,13 +13,15 @@ and count the adapter implies, else ProtocolError. No flag from the child decide
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..core.layers import LayerCase
 from ..core.spec import Spec
 from ..drive.adapter import Adapter
+from ..drive.layers import LayerAdapter
 from ..drive.problems import Problem
 from ..drive.runner import Observation, per_sample_updates
 
@@ -30,33 +32,76 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Job:
-    adapter: Adapter
+    adapter: Adapter | None        # None for a layer assignment
     submission: str                # as the child sees it
     memory_mb: int
     runs: dict[str, Spec]
     inputs: str = ""               # the .npz of every run's weights and batch (save_inputs), as the child sees it
     cpu_s: float = 0.0             # CPU seconds for the whole child (0: no limit)
     paths: tuple[str, ...] = ()    # folders of the assignment's support modules, as the child sees them
+    layer_runs: dict = field(default_factory=dict)   # a layer assignment: run id -> (LayerAdapter, LayerCase)
 
     def to_json(self) -> str:
-        return json.dumps({"adapter": self.adapter.to_json(), "submission": self.submission,
+        return json.dumps({"adapter": self.adapter.to_json() if self.adapter else None, "submission": self.submission,
                            "memory_mb": self.memory_mb, "runs": {k: s.to_json() for k, s in self.runs.items()},
-                           "inputs": self.inputs, "cpu_s": self.cpu_s, "paths": list(self.paths)})
+                           "inputs": self.inputs, "cpu_s": self.cpu_s, "paths": list(self.paths),
+                           "layer_runs": {k: [la.to_json(), c.to_json()] for k, (la, c) in self.layer_runs.items()}})
 
     @staticmethod
     def from_json(text: str) -> Job:
         data = json.loads(text)
-        return Job(Adapter.from_json(data["adapter"]), data["submission"], int(data["memory_mb"]),
-                   {k: Spec.from_json(s) for k, s in data["runs"].items()}, data["inputs"], float(data["cpu_s"]),
-                   tuple(data.get("paths", ())))
+        return Job(Adapter.from_json(data["adapter"]) if data["adapter"] else None, data["submission"],
+                   int(data["memory_mb"]), {k: Spec.from_json(s) for k, s in data["runs"].items()}, data["inputs"],
+                   float(data["cpu_s"]), tuple(data.get("paths", ())),
+                   {k: (LayerAdapter.from_json(la), LayerCase.from_json(c)) for k, (la, c)
+                    in data.get("layer_runs", {}).items()})
+
+    @property
+    def run_ids(self) -> list[str]:
+        return list(self.layer_runs or self.runs)
 
     def largest_observation_bytes(self) -> int:
+        if self.layer_runs:
+            return max(sum(layer_arrays(c).values()) for _, c in self.layer_runs.values())
         return max((sum(expected_arrays(self.adapter, s, False).values()) for s in self.runs.values()), default=0)
 
 
 def observation_file(job: Job, run_id: str, partial: bool = False) -> str:
     """The file name of a run's observation (by its index: run ids are free text)."""
-    return f"run{list(job.runs).index(run_id)}{'.partial' if partial else ''}.npz"
+    return f"run{job.run_ids.index(run_id)}{'.partial' if partial else ''}.npz"
+
+
+# --- layer runs ----------------------------------------------------------------------------------
+def save_layer_inputs(path: Path, layer_runs: dict) -> None:
+    """Each layer run's inputs (harness.core.layers.layer_inputs), made by the grader."""
+    from ..core.layers import layer_inputs
+    np.savez(path, **{f"{i}.{k}": v for i, (_, case) in enumerate(layer_runs.values())
+                      for k, v in layer_inputs(case).items()})
+
+
+def load_layer_inputs(path: str, layer_runs: dict) -> dict[str, dict]:
+    with np.load(path, allow_pickle=False) as data:
+        return {run_id: {k.split(".", 1)[1]: data[k] for k in data.files if k.split(".", 1)[0] == str(i)}
+                for i, run_id in enumerate(layer_runs)}
+
+
+def layer_arrays(case: LayerCase) -> dict[str, int]:
+    """Every array a layer run may send back, with the most bytes it may take."""
+    x = int(np.prod(case.x_shape))
+    grow = max(case.batch, case.inputs, case.outputs, 1)
+    sizes = {"out": case.batch * max(case.outputs, case.inputs) * grow, "loss": grow, "dx": x * grow,
+             "dw": case.inputs * max(case.outputs, 1) * grow, "db": max(case.outputs, 1) * grow,
+             "x_after": x, "dout_after": case.batch * max(case.outputs, case.inputs)}
+    return {name: 8 * entries + 256 for name, entries in sizes.items()}
+
+
+def save_layer_observation(arrays: dict, path: Path) -> None:
+    np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def load_layer_observation(path: Path, case: LayerCase) -> dict[str, np.ndarray]:
+    """The arrays in `path`, each a known name of bounded size, floats only (ProtocolError else)."""
+    return _read_arrays(path, layer_arrays(case), required={"x_after", "dout_after"})
 
 
 def save_inputs(path: Path, runs: dict[str, Spec]) -> None:
@@ -198,9 +243,14 @@ def expected_arrays(adapter: Adapter, spec: Spec, forward_only: bool) -> dict[st
 def load_observation(path: Path, adapter: Adapter, spec: Spec, forward_only: bool = False) -> Observation:
     """The observation in `path`, validated: exactly the expected names, each member's size
     bounded before it is read, float arrays only. Raises ProtocolError otherwise."""
+    limits = expected_arrays(adapter, spec, forward_only)
+    required = {n for n in limits if not n.startswith("grads.") and n != "loss"}   # these may be missing
+    return _observation(_read_arrays(path, limits, required), spec)
+
+
+def _read_arrays(path: Path, limits: dict[str, int], required: set) -> dict[str, np.ndarray]:
     import io
     import zipfile
-    limits = expected_arrays(adapter, spec, forward_only)
     if not path.is_file() or path.stat().st_size > sum(limits.values()) + 512 * len(limits):
         raise ProtocolError(f"{path.name}: missing, or larger than the run's results can be")
     arrays = {}
@@ -208,7 +258,6 @@ def load_observation(path: Path, adapter: Adapter, spec: Spec, forward_only: boo
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             names = [i.filename.removesuffix(".npy") for i in infos]
-            required = {n for n in limits if not n.startswith("grads.") and n != "loss"}   # these may be missing
             if len(set(names)) != len(names) or not required <= set(names) <= set(limits):
                 raise ProtocolError(f"{path.name}: not the arrays this run produces")
             for info, name in zip(infos, names, strict=True):
@@ -226,7 +275,7 @@ def load_observation(path: Path, adapter: Adapter, spec: Spec, forward_only: boo
         raise
     except Exception as exc:   # noqa: BLE001 - a corrupt or hostile file
         raise ProtocolError(f"{path.name}: unreadable ({type(exc).__name__})") from None
-    return _observation(arrays, spec)
+    return arrays
 
 
 def _observation(arrays: dict, spec: Spec) -> Observation:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-RUNNER_MODULES = ("__init__.py", "core/__init__.py", "core/params.py", "core/run.py", "core/spec.py",
-                  "drive/__init__.py", "drive/adapter.py", "drive/problems.py", "drive/runner.py",
+RUNNER_MODULES = ("__init__.py", "core/__init__.py", "core/layers.py", "core/params.py", "core/run.py", "core/spec.py",
+                  "drive/__init__.py", "drive/adapter.py", "drive/layers.py", "drive/problems.py", "drive/runner.py",
                   "grade/__init__.py", "grade/child.py", "grade/events.py")
 HARNESS_DIR = Path(__file__).resolve().parent.parent
 NOBODY = 65534

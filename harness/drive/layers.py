@@ -1,0 +1,95 @@
+"""Driving one layer of foreign code: a pair of functions (CS231n's affine_forward(x, w, b) ->
+(out, cache) and affine_backward(dout, cache) -> (dx, dw, db)) or a class (Deep Learning from
+Scratch's Affine(W, b).forward(x) / .backward(dout), nnfs's Layer_Dense with its .dweights), on
+the inputs the grader made. Raw arrays come back; the grader judges them (harness.grade.layers).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from .adapter import AdapterError, Call
+from .runner import _assign, _resolve, _returned, numeric
+
+ROLES = ("out", "loss", "dx", "dw", "db")          # values a layer's calls return that the grader checks
+CHECKED = ("out", "loss", "dx", "dw", "db")
+
+
+@dataclass(frozen=True)
+class LayerAdapter:
+    name: str                                       # as the assignment calls it: "affine", "relu", ...
+    kind: str                                       # a kind of harness.core.layers
+    forward: Call
+    backward: Call | None = None                    # None: the forward call returns dx too (softmax_loss)
+    factory: str | None = None                      # a class built first; calls then are its methods
+    init: tuple[tuple[str, str], ...] = ()          # constructor keyword -> an input (x, w, b) or inputs/outputs
+    set: tuple[tuple[str, str], ...] = ()           # attribute path -> an input written there before the calls
+    attrs: tuple[tuple[str, str], ...] = ()         # out/dx/dw/db -> an attribute path read after the calls
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_json(data: dict) -> LayerAdapter:
+        call = _call
+        return LayerAdapter(**{**data, "forward": call(data["forward"]), "backward": call(data.get("backward")),
+                               **{k: tuple(tuple(kv) for kv in data.get(k, ())) for k in ("init", "set", "attrs")}})
+
+
+def _call(data: dict | None) -> Call | None:
+    return None if data is None else Call(**{**data, "args": tuple(data["args"]),
+                                             "kwargs": tuple(tuple(kv) for kv in data.get("kwargs", ()))})
+
+
+def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Run the layer's forward then backward call on copies of the inputs; the checked values it
+    returned (out or loss, dx, dw, db), and x / dout as the code left them (x_after, dout_after)."""
+    env = {k: np.array(v, copy=True) for k, v in inputs.items()}
+    if "labels" in env:
+        env["labels"] = env["labels"].astype(np.int64)
+    obj = None
+    if layer.factory:
+        factory = getattr(module, layer.factory, None)
+        if not callable(factory):
+            raise AdapterError(f"the submission defines no class {layer.factory!r} (layer {layer.name})")
+        values = {"inputs": sizes[0], "outputs": sizes[1], **env}
+        obj = factory(**{kw: values[src] for kw, src in layer.init})
+        for path, src in layer.set:
+            _assign(obj, path, _shaped_like(_resolve_or_none(obj, path), env[src]))
+    found: dict[str, object] = {}
+    for call in (layer.forward, layer.backward):
+        if call is None:
+            continue
+        holder = obj if obj is not None and not call.target.startswith("module.") else module
+        attr = call.target.removeprefix("module.")
+        fn = getattr(holder, attr, None)
+        if not callable(fn):
+            raise AdapterError(f"{call.target!r} does not exist or is not callable (layer {layer.name})")
+        unknown = [a for a in call.args if a not in env]
+        if unknown:
+            raise AdapterError(f"{call.target}: unknown argument name(s) {unknown}; valid: {sorted(env)}")
+        values = _returned(fn(*(env[a] for a in call.args), **dict(call.kwargs)), call)
+        env.update({k: v for k, v in values.items() if k not in ROLES})          # kept: the cache
+        found.update({k: v for k, v in values.items() if k in ROLES})
+    for name, path in layer.attrs:
+        found[name] = _resolve(obj, path)
+    out = {k: numeric(v, f"layer {layer.name}: {k}") for k, v in found.items() if k in CHECKED}
+    out["x_after"], out["dout_after"] = env["x"], env.get("dout", np.zeros(0))
+    return out
+
+
+def _resolve_or_none(obj, path: str):
+    try:
+        return _resolve(obj, path)
+    except AdapterError:
+        return None
+
+
+def _shaped_like(old, value: np.ndarray) -> np.ndarray:
+    """A new array of the input's values, in the shape the code keeps (a bias as (1, n))."""
+    value = np.array(value, copy=True)
+    if isinstance(old, np.ndarray) and old.size == value.size and old.shape != value.shape:
+        return value.reshape(old.shape)
+    return value
