@@ -1,7 +1,8 @@
 """The mutation catalog: typical backprop bugs, each a one-line edit of a correct net, with the
 cause the grader's diagnosis must name (a key of harness.grade.diagnose.CAUSES). A style is a
 reference net (reference_impls/<style>.py, graded by the built-in assignment of that name) or a
-course-style net (tests/course_nets/<style>.py, graded by <style>.toml beside it)."""
+course-style net (tests/course_nets/<style>.py, graded by the built-in course pack of that name,
+by the pack BUILTIN_FOR names, or by <style>.toml beside it)."""
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,15 +18,17 @@ def style_file(style: str) -> Path:
     return ref if ref.is_file() else COURSE_DIR / f"{style}.py"
 
 
-# Course nets graded by a built-in assignment (the book's code in that assignment's style).
-BUILTIN_FOR = {"dlfs_two_layer": "softmax_ce"}
+# Course nets graded by a built-in course pack of another name (a second correct solution of that course).
+BUILTIN_FOR = {"dlfs_own_layers": "dlfs_two_layer"}
 
 
 def style_assignment(style: str) -> str:
-    """The assignment a style is graded by: a built-in name or a course net's .toml."""
+    """The assignment a style is graded by: a built-in (a reference style or a course pack of the
+    same name) or a course net's .toml."""
+    from harness.drive.assignment import builtin_names
     if style in BUILTIN_FOR:
         return BUILTIN_FOR[style]
-    return style if (REF_DIR / f"{style}.py").is_file() else str(COURSE_DIR / f"{style}.toml")
+    return style if style in builtin_names() else str(COURSE_DIR / f"{style}.toml")
 
 
 @dataclass(frozen=True)
@@ -139,32 +142,76 @@ MUTANTS = [
 
 # Course-style nets (tests/course_nets/): the families beyond the reference nets.
 MUTANTS += [
-    # cs231n_reg: softmax CE mean over N + reg * sum(W * W), labels as indices, loss(X, y, reg) -> (loss, grads)
-    Mutant("cs231n_l2_grad_half", "cs231n_reg", "grads['W2'] = hidden_layer.T.dot(dscores) + 2 * reg * W2",
+    # cs231n_two_layer (course pack): softmax CE mean over N + reg * sum(W * W), labels as indices,
+    # loss(X, y, reg) -> (loss, grads)
+    Mutant("cs231n_l2_grad_half", "cs231n_two_layer", "grads['W2'] = hidden_layer.T.dot(dscores) + 2 * reg * W2",
            "grads['W2'] = hidden_layer.T.dot(dscores) + reg * W2", "l2_gradient_half"),
-    Mutant("cs231n_l2_grad_missing", "cs231n_reg", "grads['W1'] = X.T.dot(dhidden) + 2 * reg * W1",
+    Mutant("cs231n_l2_grad_missing", "cs231n_two_layer", "grads['W1'] = X.T.dot(dhidden) + 2 * reg * W1",
            "grads['W1'] = X.T.dot(dhidden)", "l2_gradient_missing"),
-    Mutant("cs231n_l2_loss_half", "cs231n_reg", "reg_loss = reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
+    Mutant("cs231n_l2_loss_half", "cs231n_two_layer", "reg_loss = reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
            "reg_loss = 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))", "l2_loss"),
-    Mutant("cs231n_l2_bias", "cs231n_reg", "grads['b2'] = np.sum(dscores, axis=0)",
+    Mutant("cs231n_l2_bias", "cs231n_two_layer", "grads['b2'] = np.sum(dscores, axis=0)",
            "grads['b2'] = np.sum(dscores, axis=0) + 2 * reg * b2", "l2_bias_gradient"),
-    Mutant("cs231n_no_batch_mean", "cs231n_reg", "        dscores /= N\n", "", "scale_batch"),
-    # dlfs_two_layer: Affine / Relu / SoftmaxWithLoss layers, one-hot t
-    Mutant("dlfs_no_batch_mean", "dlfs_two_layer", "dx = (self.y - self.t) / batch_size", "dx = self.y - self.t",
+    Mutant("cs231n_no_batch_mean", "cs231n_two_layer", "        dscores /= N\n", "", "scale_batch"),
+    Mutant("cs231n_hardcoded_toy_batch", "cs231n_two_layer", "        dscores /= N\n", "        dscores /= 5\n",
+           "hardcoded_batch"),                   # the notebook's toy data has 5 samples
+    Mutant("cs231n_relu_mask_missing", "cs231n_two_layer", "        dhidden[hidden_layer <= 0] = 0\n", "",
+           "missing_act_deriv"),
+    Mutant("cs231n_relu_mask_strict", "cs231n_two_layer", "dhidden[hidden_layer <= 0] = 0",
+           "dhidden[hidden_layer < 0] = 0", "missing_act_deriv"),   # a ReLU output is never < 0
+    Mutant("cs231n_loss_not_averaged", "cs231n_two_layer", "data_loss = np.sum(correct_logprobs) / N",
+           "data_loss = np.sum(correct_logprobs)", "loss_not_grad"),
+    Mutant("cs231n_b2_mean", "cs231n_two_layer", "grads['b2'] = np.sum(dscores, axis=0)",
+           "grads['b2'] = np.mean(dscores, axis=0)", "scale_inv_batch"),
+    # dlfs_own_layers (graded by the dlfs_two_layer pack): Affine / Relu / SoftmaxWithLoss written in the file
+    Mutant("dlfs_no_batch_mean", "dlfs_own_layers", "dx = (self.y - self.t) / batch_size", "dx = self.y - self.t",
            "scale_batch"),
-    Mutant("dlfs_db_not_summed", "dlfs_two_layer", "self.db = np.sum(dout, axis=0)", "self.db = dout",
+    Mutant("dlfs_batch_size_100", "dlfs_own_layers", "dx = (self.y - self.t) / batch_size",
+           "dx = (self.y - self.t) / 100", "hardcoded_batch"),     # the book trains with batch_size = 100
+    Mutant("dlfs_softmax_grad_sign", "dlfs_own_layers", "dx = (self.y - self.t) / batch_size",
+           "dx = (self.t - self.y) / batch_size", "sign"),
+    Mutant("dlfs_db_not_summed", "dlfs_own_layers", "self.db = np.sum(dout, axis=0)", "self.db = dout",
            "bias_not_reduced"),
-    Mutant("dlfs_relu_mask_missing", "dlfs_two_layer", "        dout[self.mask] = 0\n", "", "missing_act_deriv"),
-    Mutant("dlfs_loss_not_averaged", "dlfs_two_layer", "+ 1e-7)) / batch_size", "+ 1e-7))", "loss_not_grad"),
-    # dlai_deep: L-layer, columns, ReLU hidden, sigmoid output, BCE mean over m, update_parameters returns a dict
-    Mutant("dlai_deep_dAL_sign", "dlai_deep", "dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))",
+    Mutant("dlfs_db_mean", "dlfs_own_layers", "self.db = np.sum(dout, axis=0)", "self.db = np.mean(dout, axis=0)",
+           "scale_inv_batch"),
+    Mutant("dlfs_db_keepdims", "dlfs_own_layers", "self.db = np.sum(dout, axis=0)",
+           "self.db = np.sum(dout, axis=0, keepdims=True)", "shape_only"),
+    Mutant("dlfs_dW_transposed", "dlfs_own_layers", "self.dW = np.dot(self.x.T, dout)", "self.dW = np.dot(dout.T, self.x)",
+           "transposed"),
+    Mutant("dlfs_relu_mask_missing", "dlfs_own_layers", "        dout[self.mask] = 0\n", "", "missing_act_deriv"),
+    Mutant("dlfs_loss_not_averaged", "dlfs_own_layers", "+ 1e-7)) / batch_size", "+ 1e-7))", "loss_not_grad"),
+    Mutant("dlfs_loss_over_all_outputs", "dlfs_own_layers", "+ 1e-7)) / batch_size", "+ 1e-7)) / y.size",
+           "loss_not_grad"),
+    Mutant("dlfs_softmax_no_shift", "dlfs_own_layers", "    x = x - np.max(x, axis=-1, keepdims=True)\n    return np.exp(x)",
+           "    return np.exp(x)", "overflow"),      # exp of the pack's large scores overflows
+    # dlfs_two_layer (course pack): the book's two_layer_net.py over its common package
+    Mutant("dlfs_sigmoid_layer", "dlfs_two_layer", "self.layers['Relu1'] = Relu()",
+           "self.layers['Relu1'] = Sigmoid()", "forward"),
+    Mutant("dlfs_predict_softmax", "dlfs_two_layer", "            x = layer.forward(x)\n        return x",
+           "            x = layer.forward(x)\n        return softmax(x)", "forward"),
+    # dlai_deep_nn (course pack): L-layer, columns, ReLU hidden, sigmoid output, BCE mean over m,
+    # activations from dnn_utils, update_parameters returns a dict
+    Mutant("dlai_deep_dAL_sign", "dlai_deep_nn", "dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))",
            "dAL = np.divide(Y, AL) - np.divide(1 - Y, 1 - AL)", "sign"),
-    Mutant("dlai_deep_sigmoid_on_z", "dlai_deep", "dZ = dA * s * (1 - s)", "dZ = dA * Z * (1 - Z)",
-           "deriv_formula_on_z"),
-    Mutant("dlai_deep_lr_missing", "dlai_deep",
+    Mutant("dlai_deep_dAL_as_dZ", "dlai_deep_nn", "dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))",
+           "dAL = AL - Y", "slope_not_folded"),   # dZ = AL - Y, then sigmoid_backward applies sigmoid' again
+    Mutant("dlai_deep_dW_no_m", "dlai_deep_nn", "dW = np.dot(dZ, A_prev.T) / m", "dW = np.dot(dZ, A_prev.T)",
+           "scale_batch"),
+    Mutant("dlai_deep_db_no_m", "dlai_deep_nn", "db = np.sum(dZ, axis=1, keepdims=True) / m",
+           "db = np.sum(dZ, axis=1, keepdims=True)", "scale_batch"),
+    Mutant("dlai_deep_dA_prev_over_m", "dlai_deep_nn", "dA_prev = np.dot(W.T, dZ)", "dA_prev = np.dot(W.T, dZ) / m",
+           "scale_inv_batch"),
+    Mutant("dlai_deep_cost_no_m", "dlai_deep_nn", "cost = -np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m",
+           "cost = -np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL))", "loss_not_grad"),
+    Mutant("dlai_deep_log_eps", "dlai_deep_nn", "Y * np.log(AL)", "Y * np.log(AL + 1e-8)", "log_epsilon"),
+    Mutant("dlai_deep_last_layer_relu", "dlai_deep_nn",
+           "parameters['b' + str(L)], \"sigmoid\")", "parameters['b' + str(L)], \"relu\")", "forward"),
+    Mutant("dlai_deep_lr_missing", "dlai_deep_nn",
            'parameters["W" + str(layer + 1)] - learning_rate * grads["dW" + str(layer + 1)]',
            'parameters["W" + str(layer + 1)] - grads["dW" + str(layer + 1)]', "lr_missing"),
-    Mutant("dlai_deep_log_eps", "dlai_deep", "Y * np.log(AL)", "Y * np.log(AL + 1e-8)", "log_epsilon"),
+    Mutant("dlai_deep_update_sign", "dlai_deep_nn",
+           'parameters["W" + str(layer + 1)] - learning_rate * grads["dW" + str(layer + 1)]',
+           'parameters["W" + str(layer + 1)] + learning_rate * grads["dW" + str(layer + 1)]', "sign"),
     # dlai_l2: 3 layers, columns, BCE mean over m + lambd / (2m) * sum(W^2), gradients + lambd / m * W
     Mutant("dlai_l2_grad_half", "dlai_l2", "dW3 = 1. / m * np.dot(dZ3, A2.T) + lambd / m * W3",
            "dW3 = 1. / m * np.dot(dZ3, A2.T) + lambd / (2 * m) * W3", "l2_gradient_half"),
@@ -176,15 +223,50 @@ MUTANTS += [
            "db3 = 1. / m * np.sum(dZ3, axis=1, keepdims=True) + lambd / m * b3", "l2_bias_gradient"),
     Mutant("dlai_l2_slope_divided_out", "dlai_l2", "dZ3 = A3 - Y", "dZ3 = (A3 - Y) / (A3 * (1 - A3))",
            "slope_divided_out"),
-    # nielsen: per-sample column vectors, sigmoid everywhere, quadratic cost, update_mini_batch
-    Mutant("nielsen_prime_at_activation", "nielsen", "* sigmoid_prime(zs[-1])", "* sigmoid_prime(activations[-1])",
+    # nielsen_network (course pack): per-sample column vectors, sigmoid everywhere, quadratic cost, update_mini_batch
+    Mutant("nielsen_prime_at_activation", "nielsen_network", "* sigmoid_prime(zs[-1])", "* sigmoid_prime(activations[-1])",
            "deriv_at_activation"),
-    Mutant("nielsen_hidden_prime_missing", "nielsen", "delta = np.dot(self.weights[-k + 1].transpose(), delta) * sp",
+    Mutant("nielsen_hidden_prime_at_activation", "nielsen_network", "            sp = sigmoid_prime(z)\n",
+           "            sp = sigmoid_prime(activations[-k])\n", "deriv_at_activation"),
+    Mutant("nielsen_prime_formula_on_z", "nielsen_network", "return sigmoid(z) * (1 - sigmoid(z))", "return z * (1 - z)",
+           "deriv_formula_on_z"),
+    Mutant("nielsen_hidden_prime_missing", "nielsen_network", "delta = np.dot(self.weights[-k + 1].transpose(), delta) * sp",
            "delta = np.dot(self.weights[-k + 1].transpose(), delta)", "missing_act_deriv"),
-    Mutant("nielsen_not_averaged", "nielsen", "self.weights = [w - (eta / len(mini_batch)) * nw",
+    Mutant("nielsen_out_prime_missing", "nielsen_network",
+           "delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])",
+           "delta = self.cost_derivative(activations[-1], y)", "missing_act_deriv"),
+    Mutant("nielsen_cost_derivative_sign", "nielsen_network", "return output_activations - y",
+           "return y - output_activations", "sign"),
+    Mutant("nielsen_cost_derivative_x2", "nielsen_network", "return output_activations - y",
+           "return 2 * (output_activations - y)", "scale_2"),
+    Mutant("nielsen_not_averaged", "nielsen_network", "self.weights = [w - (eta / len(mini_batch)) * nw",
            "self.weights = [w - eta * nw", "scale_batch"),
-    Mutant("nielsen_cost_derivative_sign", "nielsen", "return output_activations - y", "return y - output_activations",
-           "sign"),
+    Mutant("nielsen_biases_not_averaged", "nielsen_network", "self.biases = [b - (eta / len(mini_batch)) * nb",
+           "self.biases = [b - eta * nb", "scale_batch"),
+    Mutant("nielsen_lr_missing", "nielsen_network", "self.weights = [w - (eta / len(mini_batch)) * nw",
+           "self.weights = [w - (1 / len(mini_batch)) * nw", "lr_missing"),
+    # nnfs_dense (course pack): Layer_Dense / Activation_ReLU / softmax + categorical cross-entropy / Optimizer_SGD
+    Mutant("nnfs_relu_mask_missing", "nnfs_dense", "        self.dinputs[self.inputs <= 0] = 0\n", "",
+           "missing_act_deriv"),
+    Mutant("nnfs_relu_mask_on_output", "nnfs_dense", "self.dinputs[self.inputs <= 0] = 0",
+           "self.dinputs[self.output < 0] = 0", "missing_act_deriv"),   # a ReLU output is never < 0
+    Mutant("nnfs_not_divided_by_samples", "nnfs_dense",
+           "        self.dinputs = self.dinputs / samples\n\n\nclass Optimizer_SGD", "\n\nclass Optimizer_SGD",
+           "scale_batch"),
+    Mutant("nnfs_spiral_samples_hardcoded", "nnfs_dense",
+           "        self.dinputs = self.dinputs / samples\n\n\nclass Optimizer_SGD",
+           "        self.dinputs = self.dinputs / 300\n\n\nclass Optimizer_SGD", "hardcoded_batch"),   # 3 x 100 points
+    Mutant("nnfs_loss_sum", "nnfs_dense", "data_loss = np.mean(sample_losses)", "data_loss = np.sum(sample_losses)",
+           "loss_not_grad"),
+    Mutant("nnfs_log_eps", "nnfs_dense", "negative_log_likelihoods = -np.log(correct_confidences)",
+           "negative_log_likelihoods = -np.log(correct_confidences + 1e-7)", "log_epsilon"),
+    Mutant("nnfs_softmax_axis0", "nnfs_dense",
+           "self.output = exp_values / np.sum(exp_values, axis=1, keepdims=True)",
+           "self.output = exp_values / np.sum(exp_values, axis=0, keepdims=True)", "forward"),
+    Mutant("nnfs_sgd_sign", "nnfs_dense", "layer.weights += -self.learning_rate * layer.dweights",
+           "layer.weights += self.learning_rate * layer.dweights", "sign"),
+    Mutant("nnfs_sgd_bias_lr_missing", "nnfs_dense", "layer.biases += -self.learning_rate * layer.dbiases",
+           "layer.biases += -layer.dbiases", "lr_missing"),
     # leaky_layers: Dense -> LeakyReLU -> Dense -> Tanh -> Dense, sum of squares mean over the batch
     Mutant("leaky_tanh_no_square", "leaky_layers", "return grad * (1 - self.out ** 2)", "return grad * (1 - self.out)",
            "deriv_miswritten"),

@@ -46,7 +46,7 @@ def test_a_float64_upcast_in_float32_code_is_named(tmp_path):
     g = grade(str(tmp_path / "bce_tanh.py"), load(str(HERE / "bce_tanh.toml")))
     failing_cases = {c.case for c in g.checks if not c.passed}
     assert failing_cases == {"three outputs, float32"}, failing_cases
-    assert g.diagnosis.primary == "float32_only", g.problem
+    assert g.diagnosis.primary == "float64_upcast", g.problem
     assert "dtype float64, expected float32" in "\n".join(c.output for c in g.checks if not c.passed)
 
 
@@ -71,13 +71,21 @@ def test_its_loss_and_its_gradients_are_each_checked(tmp_path):
 
 
 # --- the course idioms: each correct net passes its own assignment, in the sandbox ------------------
-COURSE_ASSIGNMENTS = {"cs231n_reg": "cs231n_reg.toml", "dlai_deep": "dlai_deep.toml", "dlai_l2": "dlai_l2.toml",
-                      "nielsen": "nielsen.toml", "leaky_layers": "leaky_layers.toml", "softmax_probs": "softmax_probs.toml"}
+# a .toml beside the net, or the built-in course pack of that name (its support modules shipped with it)
+COURSE_ASSIGNMENTS = {"cs231n_two_layer": "cs231n_two_layer", "dlfs_two_layer": "dlfs_two_layer",
+                      "dlfs_own_layers": "dlfs_two_layer", "dlai_deep_nn": "dlai_deep_nn", "dlai_l2": "dlai_l2.toml",
+                      "nielsen_network": "nielsen_network", "nnfs_dense": "nnfs_dense",
+                      "leaky_layers": "leaky_layers.toml", "softmax_probs": "softmax_probs.toml"}
+
+
+def _course_assignment(net: str):
+    ref = COURSE_ASSIGNMENTS[net]
+    return load(str(HERE / ref) if ref.endswith(".toml") else ref)
 
 
 @pytest.mark.parametrize("net", sorted(COURSE_ASSIGNMENTS))
 def test_each_course_idiom_passes_its_assignment_with_full_marks(net):
-    g = grade(str(HERE / f"{net}.py"), load(str(HERE / COURSE_ASSIGNMENTS[net])))
+    g = grade(str(HERE / f"{net}.py"), _course_assignment(net))
     assert g.passed and g.score == g.max_score, g.problem
     assert g.sandbox == "strict" or g.sandbox
 
@@ -85,7 +93,7 @@ def test_each_course_idiom_passes_its_assignment_with_full_marks(net):
 def test_the_deep_learning_from_scratch_net_passes_the_builtin_with_its_epsilon_named():
     """The book's cross_entropy_error takes log(y + 1e-7): the built-in softmax_ce assignment (the
     book's style) accepts it, and the note names epsilon and its effect."""
-    g = grade(str(HERE / "dlfs_two_layer.py"), load("softmax_ce"))
+    g = grade(str(HERE / "dlfs_own_layers.py"), load("softmax_ce"))
     assert g.passed and g.score == g.max_score, g.problem
     note = next(n for n in g.notes if "log(p + 1e-07)" in n)
     assert "which this assignment accepts" in note and "relative" in note
@@ -96,32 +104,34 @@ def test_the_epsilon_is_named_not_accepted_where_the_assignment_does_not_say_so(
     assert text.count("log_eps = 1e-7") == 1
     strict = tmp_path / "strict.toml"
     strict.write_text(text.replace("log_eps = 1e-7", "").replace('reference = "reference_impls.softmax_ce"', ""))
-    g = grade(str(HERE / "dlfs_two_layer.py"), load(str(strict)))
+    g = grade(str(HERE / "dlfs_own_layers.py"), load(str(strict)))
     assert g.status == "failed"
     assert {c.id.kind.value for c in g.checks if not c.passed} == {"loss"}
     assert g.diagnosis.primary == "log_epsilon", g.diagnosis.message()
     assert "1e-07" in g.diagnosis.message() and "is not the function" not in g.diagnosis.message()
 
 
-CS231N = (HERE / "cs231n_reg.py").read_text()
+CS231N = (HERE / "cs231n_two_layer.py").read_text()
 
 
 def test_an_l2_strength_of_the_case_reaches_the_code_through_kwargs(tmp_path):
-    """kwargs = { reg = "$l2" }: each case's own strength (0.05, 0 and 0.5) is what the code gets;
+    """kwargs = { reg = "$l2" }: each case's own strength (0.05, 0, 0.1 and 0.5) is what the code gets;
     a code that ignores its reg argument fails the cases with L2 and passes the one without."""
-    (tmp_path / "cs231n_reg.py").write_text(CS231N.replace("def loss(self, X, y=None, reg=0.0):",
-                                                           "def loss(self, X, y=None, reg=0.0):\n        reg = 0.0"))
-    g = grade(str(tmp_path / "cs231n_reg.py"), load(str(HERE / "cs231n_reg.toml")))
+    (tmp_path / "cs231n_two_layer.py").write_text(CS231N.replace("def loss(self, X, y=None, reg=0.0):",
+                                                                 "def loss(self, X, y=None, reg=0.0):\n        reg = 0.0"))
+    g = grade(str(tmp_path / "cs231n_two_layer.py"), load("cs231n_two_layer"))
     failed_cases = {c.case for c in g.checks if not c.passed}
-    assert failed_cases == {"visible", "hidden, strong regularization"}, failed_cases
+    assert failed_cases == {"toy net, reg = 0.05", "batch smaller than the classes",
+                            "hidden: wider, strong regularization"}, failed_cases
     assert g.diagnosis.primary in ("l2_gradient_missing", "l2_loss"), g.diagnosis.message()
 
 
 def test_parameters_changed_inside_the_gradients_call_are_reported(tmp_path):
     old = "        return loss, grads"
     assert CS231N.count(old) == 1
-    (tmp_path / "cs231n_reg.py").write_text(CS231N.replace(old, "        self.params['W1'] -= 0.1 * grads['W1']\n" + old))
-    g = grade(str(tmp_path / "cs231n_reg.py"), load(str(HERE / "cs231n_reg.toml")))
+    step = "        self.params['W1'] -= 0.1 * grads['W1']\n"
+    (tmp_path / "cs231n_two_layer.py").write_text(CS231N.replace(old, step + old))
+    g = grade(str(tmp_path / "cs231n_two_layer.py"), load("cs231n_two_layer"))
     assert g.status == "failed"
     assert {c.id.kind.value for c in g.checks if not c.passed} == {"inputs"}
     assert any("loss changed the parameter(s) W1" in n for n in g.notes), g.notes
@@ -130,14 +140,14 @@ def test_parameters_changed_inside_the_gradients_call_are_reported(tmp_path):
 
 def test_a_run_that_errors_does_not_fail_the_inputs_check_it_never_reached(tmp_path):
     old = "        return loss, grads"
-    (tmp_path / "cs231n_reg.py").write_text(CS231N.replace(old, "        raise ValueError('not yet')\n" + old))
-    g = grade(str(tmp_path / "cs231n_reg.py"), load(str(HERE / "cs231n_reg.toml")))
+    (tmp_path / "cs231n_two_layer.py").write_text(CS231N.replace(old, "        raise ValueError('not yet')\n" + old))
+    g = grade(str(tmp_path / "cs231n_two_layer.py"), load("cs231n_two_layer"))
     inputs = [c for c in g.checks if c.id.kind.value == "inputs"]
     assert inputs and all(not c.checked and c.word == "n/a" and c.score == 0 for c in inputs)
     assert all(c.passed for c in g.checks if c.id.kind.value == "forward")
 
 
-DLFS = (HERE / "dlfs_two_layer.py").read_text()
+DLFS = (HERE / "dlfs_own_layers.py").read_text()
 KEEPDIMS = ("self.db = np.sum(dout, axis=0)", "self.db = np.sum(dout, axis=0, keepdims=True)")
 
 
@@ -185,7 +195,7 @@ gradients = 8
 def test_code_described_by_its_gradients_call_alone_is_graded_on_its_gradients(tmp_path):
     """No forward call: no forward check, no loss check, gradients scored."""
     (tmp_path / "a.toml").write_text(GRADIENT_ONLY)
-    g = grade(str(HERE / "dlfs_two_layer.py"), load(str(tmp_path / "a.toml")))
+    g = grade(str(HERE / "dlfs_own_layers.py"), load(str(tmp_path / "a.toml")))
     assert g.passed and g.max_score == 8, g.problem
     assert {c.id.kind.value for c in g.checks} == {"gradient", "inputs"}
     bad = tmp_path / "bad.toml"

@@ -54,11 +54,13 @@ def test_grader_never_flags_the_reference_nets(name, n_in, n_hidden, n_out, batc
     _grades_as_passed(assignment, spec, str(REF_DIR / f"{name}.py"), f"lr {lr}")
 
 
-# The course-style nets (tests/course_nets/), each graded by its own assignment; those that keep
-# every array in the case's dtype (a dtype constructor argument) are graded in float32 too.
+# The course-style nets (tests/course_nets/), each graded by its own assignment (a built-in course
+# pack, or a .toml beside it); those that keep every array in the case's dtype (a dtype constructor
+# argument) are graded in float32 too.
 COURSE = Path(__file__).parent / "course_nets"
-COURSE_NETS = {"cs231n_reg": "cs231n_reg.toml", "dlfs_two_layer": "softmax_ce", "dlai_deep": "dlai_deep.toml",
-               "dlai_l2": "dlai_l2.toml", "nielsen": "nielsen.toml", "leaky_layers": "leaky_layers.toml",
+COURSE_NETS = {"cs231n_two_layer": "cs231n_two_layer", "dlfs_two_layer": "dlfs_two_layer",
+               "dlfs_own_layers": "dlfs_two_layer", "dlai_deep_nn": "dlai_deep_nn", "dlai_l2": "dlai_l2.toml",
+               "nielsen_network": "nielsen_network", "nnfs_dense": "nnfs_dense", "leaky_layers": "leaky_layers.toml",
                "softmax_probs": "softmax_probs.toml", "bce_tanh": "bce_tanh.toml",
                "two_layer_scores": "two_layer_scores.toml"}
 FLOAT32_NETS = {"leaky_layers", "softmax_probs", "bce_tanh"}
@@ -89,7 +91,8 @@ def _grades_as_passed(assignment, spec, submission: str, label: str) -> None:
     assignment = dataclasses.replace(assignment, cases=(Case("generated", spec),))
     adapter, runs = assignment.adapter_for(submission), plan(assignment)
     inputs = {run_id: (init_params(s), *make_batch(s)) for run_id, s in runs.items()}
-    results = {e.id: judge(adapter, runs[e.id], e.result) for e in drive(adapter, submission, runs, inputs)
+    paths = (assignment.support,) if assignment.support else ()      # the course's support modules
+    results = {e.id: judge(adapter, runs[e.id], e.result) for e in drive(adapter, submission, runs, inputs, paths)
                if isinstance(e, Outcome) and not e.partial}
     g = evaluate(assignment, submission, results)
     assert g.status == "passed", f"{spec.label()} {label}\n{render(g)}"

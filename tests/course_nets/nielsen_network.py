@@ -1,6 +1,7 @@
-"""Michael Nielsen's "Neural Networks and Deep Learning" (chapters 1-2) style: a Network(sizes) with
-lists of (y, 1) biases and (y, x) weights, sigmoid neurons, the quadratic cost 1/2 ||a - y||^2,
-per-sample backprop on column vectors, and mini-batch SGD averaging the summed nablas."""
+"""Michael Nielsen's "Neural Networks and Deep Learning", chapters 1-2, network.py: a
+Network(sizes) with lists of (y, 1) biases and (y, x) weights, sigmoid neurons, the quadratic cost
+1/2 ||a - y||^2, per-sample backprop(x, y) -> (nabla_b, nabla_w) on column vectors, and
+update_mini_batch(mini_batch, eta) stepping by the average of the summed nablas."""
 import numpy as np
 
 
