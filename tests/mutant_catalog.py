@@ -148,6 +148,8 @@ MUTANTS += [
            "grads['W2'] = hidden_layer.T.dot(dscores) + reg * W2", "l2_gradient_half"),
     Mutant("cs231n_l2_grad_missing", "cs231n_two_layer", "grads['W1'] = X.T.dot(dhidden) + 2 * reg * W1",
            "grads['W1'] = X.T.dot(dhidden)", "l2_gradient_missing"),
+    Mutant("cs231n_l2_loss_w1_missing", "cs231n_two_layer", "reg_loss = reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
+           "reg_loss = reg * np.sum(W2 * W2)", "l2_loss"),
     Mutant("cs231n_l2_loss_half", "cs231n_two_layer", "reg_loss = reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
            "reg_loss = 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))", "l2_loss"),
     Mutant("cs231n_l2_bias", "cs231n_two_layer", "grads['b2'] = np.sum(dscores, axis=0)",

@@ -110,6 +110,15 @@ def test_job_round_trips(a):
     assert all(isinstance(s.sizes, tuple) and isinstance(s.activations, tuple) for s in back.runs.values())
 
 
+def test_a_layer_job_round_trips():
+    a = assignments.load("cs231n_layers")
+    job = ev.Job(None, "/tmp/x y/layers.py", 512, {}, "/in/inputs.npz", cpu_s=9.5, paths=("/support",),
+                 layer_runs=a.runs())
+    back = ev.Job.from_json(job.to_json())
+    assert back == job and back.run_ids == list(a.runs())
+    assert all(isinstance(case.x_dims, tuple) for _, case in back.layer_runs.values())
+
+
 # --- events --------------------------------------------------------------------------------
 EVENTS = [
     ev.Phase("importing the module"),
@@ -120,6 +129,7 @@ EVENTS = [
     ev.RunDone("probe 1"),
     ev.RunFailed("wider, non-square", Problem(Verdict.SHAPE, "W2 changed shape", "/s/sub.py:12", "x = y.T", "")),
     ev.Partial("wider, non-square"),
+    ev.StepFailed("probe 1", Problem(Verdict.EXCEPTION, "ValueError: shapes", "/s/sub.py:40", "b -= lr * db", "")),
     ev.Done(),
 ] + [ev.Fatal(Problem(v, f"{v.word} happened", "f.py:1", "line", "trace" if v is Verdict.GRADER else ""))
      for v in Verdict]

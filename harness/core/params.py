@@ -22,7 +22,11 @@ Params = dict[str, np.ndarray]
 def init_params(spec: Spec) -> Params:
     """Glorot-normal weights and small non-zero biases (zero biases would hide bias bugs).
     Fresh arrays each call (made once per spec: a 784-500-10 net takes milliseconds to draw)."""
-    return {k: v.copy() for k, v in _init_params(spec.sizes, spec.seed, spec.dtype, spec.init_scale).items()}
+    params = {k: v.copy() for k, v in _init_params(spec.sizes, spec.seed, spec.dtype, spec.init_scale).items()}
+    if spec.logit_offset:
+        last = f"b{len(spec.sizes) - 1}"
+        params[last] = (params[last] + spec.logit_offset).astype(spec.dtype)
+    return params
 
 
 @functools.lru_cache(maxsize=64)

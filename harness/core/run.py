@@ -28,6 +28,9 @@ class Run:
     mutated: tuple[str, ...] = ()     # inputs the code modified in place (X, T, rows)
     one_call: dict | None = None      # per-sample code: the parameters after one call over all the rows ...
     chained: dict | None = None       # ... and after its one-row calls chained, each from the last one's weights
+    step_problem: str = ""            # the code's own update raised (its gradients still count)
+    misshaped: dict = field(default_factory=dict)   # parameter -> the shape its gradient came back in, which
+                                                    # the layout cannot read (values in `grads` when they fit)
     versions: dict = field(default_factory=dict)
 
     def stage(self, name: str, convention: str = "") -> Params:

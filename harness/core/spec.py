@@ -39,7 +39,8 @@ class Spec:
     l2: float = 0.0                 # strength of an L2 term added to the loss (0: none)
     l2_form: str = "lambda"         # how it is written: a key of harness.core.losses.L2_FORMS
     l2_biases: bool = False         # the biases are regularized too
-    init_scale: float = 1.0         # the initial weights times this (large logits, saturated units)
+    init_scale: float = 1.0         # the initial weights times this (saturated units)
+    logit_offset: float = 0.0       # added to the output layer's bias: the same softmax, large logits
     absent_classes: int = 0         # classifiers: the batch's labels never use the last this many classes
 
     @property
@@ -76,6 +77,11 @@ class Spec:
         return bool(self.l2) and (name.startswith("W") or self.l2_biases)
 
     @property
+    def extreme(self) -> bool:
+        """Made for large values (scaled weights, offset logits), not the usual ones."""
+        return self.init_scale != 1 or self.logit_offset != 0
+
+    @property
     def classification(self) -> bool:
         """Targets are one-hot class labels (else real-valued in [0, 1))."""
         return self.loss_record.one_hot_targets or self.sizes[-1] > 1
@@ -93,6 +99,8 @@ class Spec:
             opt += f", L2 {self.l2:g} ({self.l2_form}{', biases too' if self.l2_biases else ''})"
         if self.init_scale != 1:
             opt += f", weights x{self.init_scale:g}"
+        if self.logit_offset:
+            opt += f", output bias +{self.logit_offset:g}"
         if self.absent_classes:
             opt += f", last {self.absent_classes} class(es) absent"
         return f"{self.name}[{'-'.join(map(str, self.sizes))}, batch {self.batch}, {self.dtype}, seed {self.seed}{opt}]"
@@ -151,6 +159,9 @@ def validate(spec: Spec) -> Spec:
     if isinstance(spec.init_scale, bool) or not (isinstance(spec.init_scale, (int, float))
                                                  and math.isfinite(spec.init_scale) and spec.init_scale > 0):
         raise SpecError(f"{spec.name}: init_scale must be a finite number > 0, got {spec.init_scale!r}")
+    if isinstance(spec.logit_offset, bool) or not (isinstance(spec.logit_offset, (int, float))
+                                                   and math.isfinite(spec.logit_offset)):
+        raise SpecError(f"{spec.name}: logit_offset must be a finite number, got {spec.logit_offset!r}")
     if not (isinstance(spec.absent_classes, int) and 0 <= spec.absent_classes < spec.sizes[-1]) or \
             (spec.absent_classes and not spec.classification):
         raise SpecError(f"{spec.name}: absent_classes must be a whole number below the number of classes "

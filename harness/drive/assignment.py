@@ -36,7 +36,7 @@ _TYPES = {"name": str, "title": str, "spec": str, "loss": str, "reference": str,
           "visibility": str, "batch": int, "seed": int, "lr": (int, float), "weight": (int, float),
           "timeout_s": (int, float), "memory_mb": int, "sizes": list, "activations": list, "l2": (int, float),
           "l2_form": str, "log_eps": (int, float), "data": str, "bias_shapes": str, "support": str, "write": str,
-          "init_scale": (int, float), "absent_classes": int}
+          "init_scale": (int, float), "logit_offset": (int, float), "absent_classes": int}
 
 
 def _check_types(table: dict, where: str) -> dict:
@@ -100,9 +100,9 @@ class Assignment:
     def probes(self) -> tuple[Spec, ...]:
         """Unscored runs for the diagnosis: the smallest case at other batch sizes and learning
         rates, so that a factor of N, K, lr or a hard-coded batch size can be told apart."""
-        usual = [c.spec for c in self.cases if c.spec.init_scale == 1 and not c.spec.absent_classes]
+        usual = [c.spec for c in self.cases if not c.spec.extreme and not c.spec.absent_classes]
         base = min(usual or [c.spec for c in self.cases], key=lambda s: (s.n_weights, not s.l2))
-        base = base.replace(dtype="float64", init_scale=1.0, absent_classes=0)
+        base = base.replace(dtype="float64", init_scale=1.0, logit_offset=0.0, absent_classes=0)
         return tuple(base.replace(batch=n, lr=base.lr * f, seed=100 + i)
                      for i, (n, f) in enumerate(((3, 1.0), (5, 1.0), (5, 0.25))))
 
@@ -272,7 +272,8 @@ def _spec(head: dict) -> Spec:
 
 def _case(raw: dict, i: int, spec: Spec) -> Case:
     c = _check_types(_table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "l2", "init_scale",
-                                              "absent_classes", "visibility", "weight"), f"cases[{i}]"), f"cases[{i}]")
+                                              "logit_offset", "absent_classes", "visibility", "weight"), f"cases[{i}]"),
+                     f"cases[{i}]")
     visibility = c.get("visibility", "visible")
     if visibility not in VISIBILITIES:
         raise AssignmentError(f"cases[{i}]: visibility {visibility!r}; valid: {', '.join(VISIBILITIES)}")
@@ -280,7 +281,8 @@ def _case(raw: dict, i: int, spec: Spec) -> Case:
     if sizes is not None and len(sizes) != len(spec.sizes):
         raise AssignmentError(f"cases[{i}]: sizes {sizes} must have {len(spec.sizes)} entries like the spec's")
     case_spec = spec.replace(sizes=sizes, batch=c.get("batch"), seed=c.get("seed"), dtype=c.get("dtype"), lr=c.get("lr"),
-                             l2=c.get("l2"), init_scale=c.get("init_scale"), absent_classes=c.get("absent_classes"))
+                             l2=c.get("l2"), init_scale=c.get("init_scale"), logit_offset=c.get("logit_offset"),
+                             absent_classes=c.get("absent_classes"))
     weight = c.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or weight < 0:
         raise AssignmentError(f"cases[{i}]: weight must be a number >= 0, got {weight!r}")

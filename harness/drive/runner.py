@@ -181,6 +181,7 @@ class Session:
         self.adapter, self.spec = adapter, spec
         self.module = module if module is not None else load_module(adapter.module)
         self.handed: list[dict] = []            # every call env handed to the code, in order
+        self.misshaped: dict[str, np.ndarray] = {}   # gradients returned in a shape their layout cannot read
 
     def new_model(self, params):
         """Construct the model and write the canonical weights into it."""
@@ -324,11 +325,12 @@ class Session:
                 value = raw[key] if isinstance(raw, dict) and key in raw else _resolve(raw, key)
             except (AdapterError, IndexError, KeyError, TypeError):
                 continue
+            array = numeric(value, f"{g.target}[{key!r}]")
             try:
-                found[p.name] = to_canonical(p.layout, numeric(value, f"{g.target}[{key!r}]"))
-            except LayoutError as exc:
-                raise AdapterError(f"a gradient cannot be read in its parameter's layout: {exc}") from None
-        if not found:
+                found[p.name] = to_canonical(p.layout, array)
+            except LayoutError:
+                self.misshaped[p.name] = array        # that gradient's check fails on its shape (derive)
+        if not found and not self.misshaped:
             keys = ", ".join(repr(p.grad_key or p.name) for p in self.adapter.params)
             what = f"a dict with keys {sorted(map(str, raw))}" if isinstance(raw, dict) else \
                 f"a {type(raw).__name__} of {len(raw)}"
@@ -376,6 +378,9 @@ class Observation:
     chained: dict | None = None       # per-sample code: one row per call, each call from the last one's weights
     inputs: tuple = ()                # (X, T, rows) as the code left them, per batch handed to it, in order
     after_gradients: dict | None = None   # the parameters read back after the gradients call
+    misshaped: dict | None = None     # gradients in a shape their parameter's layout cannot read, as returned
+    update_error: BaseException | None = None   # the code's update raised after its gradients came back
+                                                # (not an array: the grading child reports it as an event)
 
 
 def per_sample_scale(spec: Spec, n: int) -> float:
@@ -403,7 +408,7 @@ def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_onl
         if not forward_only:
             raise
         loss = None            # after a failed run: the forward pass keeps its credit, the loss has none
-    grads = stepped = after_gradients = chained = None
+    grads = stepped = after_gradients = chained = update_error = None
     per_sample = ()
     if not forward_only:
         if adapter.gradients is None and not adapter.update:
@@ -421,10 +426,15 @@ def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_onl
         elif adapter.update and grads is None:       # the model just run takes the step
             stepped = s.update(model, env)[0]
         elif adapter.update:                         # gradients came from a call: step a fresh model
-            stepped = s.update_fresh(params, X, T)
+            handed = len(s.handed)
+            try:
+                stepped = s.update_fresh(params, X, T)
+            except Exception as exc:                 # noqa: BLE001 - the gradients still count; the step fails
+                update_error = exc
+                del s.handed[handed:]
     inputs = tuple(_canonical_inputs(e, adapter.columns) for e in s.handed)
     return Observation(loaded, output, loss, grads, stepped, per_sample, inputs=inputs, after_gradients=after_gradients,
-                       chained=chained)
+                       chained=chained, misshaped=s.misshaped or None, update_error=update_error)
 
 
 def handed_batches(adapter: Adapter, X, T, obs: Observation) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -488,6 +498,10 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
         if grads is None:
             grads = {k: (loaded[k] - stepped[k]) / spec.lr for k in loaded}
     grads = _lenient_bias_shapes(adapter, loaded, grads, notes) if grads is not None else None
+    misshaped = {k: tuple(v.shape) for k, v in (obs.misshaped or {}).items() if grads is not None and k not in grads}
+    for k in misshaped:            # compared in values when they fit; their check fails on the shape (evaluate)
+        raw = obs.misshaped[k]
+        grads[k] = raw.reshape(loaded[k].shape) if raw.size == loaded[k].size else raw
     missing = [p for p in adapter.params if grads is not None and p.name not in grads]
     if missing:
         notes.append(f"{adapter.gradients.target} returned no {', '.join(repr(p.grad_key or p.name) for p in missing)}: "
@@ -508,7 +522,7 @@ def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend
         mutated += tuple(f"{name} (in {adapter.gradients.target})" for name in changed)
     return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads=grads, stepped=stepped,
                notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed, mutated=mutated,
-               one_call=one_call, chained=chained)
+               one_call=one_call, chained=chained, misshaped=misshaped)
 
 
 def _scale_row_sums(adapter: Adapter, spec: Spec, obs: Observation, n: int) -> Observation:
@@ -586,7 +600,10 @@ def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "nump
                 forward_only: bool = False) -> Run:
     """Drive the code once and judge it in this process (check, assert_backprop): observe, derive.
     `module` reuses an already imported module; forward_only stops after the loss."""
-    return derive(adapter, spec, params, X, T, observe(adapter, spec, params, X, T, module, forward_only), backend)
+    obs = observe(adapter, spec, params, X, T, module, forward_only)
+    if obs.update_error is not None:
+        raise obs.update_error
+    return derive(adapter, spec, params, X, T, obs, backend)
 
 
 class Driver:

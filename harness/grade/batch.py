@@ -134,10 +134,13 @@ def _job(assignment, submission: str, memory_mb: int, inputs: str, timeout_s: fl
 
 def _relocated(result, child_dir: str, path: Path, script: notebook.Script | None = None):
     """A Problem's file:line as the student knows it (the child saw its private copy; a
-    notebook's line is a cell and a line in it)."""
+    notebook's line is a cell and a line in it); a Run's notes and step problem likewise."""
+    real = str(path.resolve().parent)
+    if isinstance(result, Run):
+        return dataclasses.replace(result, notes=tuple(n.replace(child_dir + "/", real + "/") for n in result.notes),
+                                   step_problem=result.step_problem.replace(child_dir + "/", real + "/"))
     if not isinstance(result, Problem):
         return result
-    real = str(path.resolve().parent)
     where = result.where.replace(child_dir + "/", real + "/")
     converted = str(path.resolve().with_suffix(".py"))
     if script is not None and where.startswith(converted + ":") and where.rsplit(":", 1)[1].isdigit():
@@ -191,7 +194,7 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
                           "(training at import time?); put it under `if __name__ == \"__main__\":`")
     elif isinstance(event, ev.Fatal):
         seen.fatal = event.problem
-    elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed)) and event.id not in job.run_ids:
+    elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed, ev.StepFailed)) and event.id not in job.run_ids:
         raise ev.ProtocolError(f"a result for {event.id[:100]!r}, which is not a run of this job")
     elif isinstance(event, ev.Partial):
         partial = _judged(work / ev.observation_file(job, event.id, True), job, event.id, forward_only=True)
@@ -201,6 +204,13 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
         seen.results[event.id] = _judged(work / ev.observation_file(job, event.id), job, event.id)
     elif isinstance(event, ev.RunFailed):
         seen.results[event.id] = event.problem
+    elif isinstance(event, ev.StepFailed) and isinstance(seen.results.get(event.id), Run):
+        run = seen.results[event.id]
+        where = f" (at {event.problem.where})" if event.problem.where else ""
+        kept = tuple(n for n in run.notes if not n.startswith("step computed by the harness"))
+        seen.results[event.id] = dataclasses.replace(run, step_problem=event.problem.text(), notes=kept + (
+            f"the code's update raised {event.problem.message.split(':')[0]}{where} after its gradients came back: "
+            "the step check fails, the gradients are graded",))
     elif isinstance(event, ev.Done):
         seen.phase = "done"
 

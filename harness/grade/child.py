@@ -63,7 +63,10 @@ def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], input
         yield ev.Phase(f"running {run_id!r}")
         params, X, T = inputs[run_id]
         try:
-            yield Outcome(run_id, observe(adapter, spec, params, X, T, module))
+            obs = observe(adapter, spec, params, X, T, module)
+            yield Outcome(run_id, obs)
+            if obs.update_error is not None:
+                yield ev.StepFailed(run_id, describe(obs.update_error, submission))
             continue
         except BaseException as exc:         # noqa: BLE001
             yield Outcome(run_id, describe(exc, submission))

@@ -110,8 +110,9 @@ CAUSES: dict[str, Cause] = {
         "layer {c.layer}: a derivative written in terms of the activation a (sigmoid: a * (1 - a)) must be given a; "
         "you applied it to the pre-activation z")),
     "shape_only": Cause("right values, wrong shape", _text(
-        "the values are right; return the gradient in its parameter's shape (a bias of n entries as shape (n,): "
-        "e.g. delta.sum(axis=0), or .reshape(-1), not keepdims=True)")),
+        "the values are right; return each gradient in the shape of its parameter as your code stores it (compare "
+        "grad.shape with the parameter's .shape: a bias kept as (n,) takes delta.sum(axis=0), one kept as (1, n) "
+        "or (n, 1) takes keepdims=True)")),
     "bias_not_reduced": Cause("bias gradient not reduced over the batch", _text(
         "the bias gradient is the delta summed over the batch: db = delta.sum(axis=0), shape (n,), not one row per "
         "sample")),
@@ -310,13 +311,13 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     if not trials:
         return Diagnosis(())
     spec = trials[0].spec
-    large = [t for t in trials if t.spec.init_scale != 1]
-    usual = [t for t in trials if t.spec.init_scale == 1]
+    large = [t for t in trials if t.spec.extreme]
+    usual = [t for t in trials if not t.spec.extreme]
     if large and usual and _right_in_float64(usual, failing, loss_failed) and \
             not _right_in_float64(large, failing, loss_failed):
         what = ("output",) * forward_failed + ("loss",) * loss_failed + tuple(p for p in spec.param_names if p in failing)
         return Diagnosis((Finding("overflow", what, "right in every run with the usual weights, wrong in the case "
-                                  f"with weights x{large[0].spec.init_scale:g} (large logits)",
+                                  f"with large values ({large[0].spec.label().split(', ', 4)[-1].rstrip(']')})",
                                   CAUSES["overflow"].hint(HintContext(spec))),))
     if (forward_failed or failing) and _right_in_float64(trials, failing):
         what = ("output",) if forward_failed else ()
@@ -348,7 +349,11 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
         claim("nonfinite", nonfinite, "contains NaN or inf where the expected gradient is finite")
     for p in list(left):
         got = [t.run.grads[p] for t in trials]
-        if p.startswith("W") and all(_close(np.asarray(g).T, e[p]) for g, e in zip(got, expected, strict=True)):
+        shapes = [t.run.misshaped.get(p) for t in trials]
+        if all(shapes) and all(_close(np.reshape(g, e[p].shape), e[p]) if np.size(g) == e[p].size else False
+                               for g, e in zip(got, expected, strict=True)):
+            claim("shape_only", [p], f"has the right values in shape {shapes[0]}, which its layout cannot hold")
+        elif p.startswith("W") and all(_close(np.asarray(g).T, e[p]) for g, e in zip(got, expected, strict=True)):
             claim("transposed", [p], "equals the transpose of the expected gradient")
         elif p.startswith("b") and all(np.shape(g) != e[p].shape and np.size(g) == e[p].size and
                                        _close(np.reshape(g, e[p].shape), e[p]) for g, e in zip(got, expected, strict=True)):
@@ -428,7 +433,8 @@ def _right_in_float64(trials: list[Trial], failing: set[str], loss: bool = False
     for t in trials:
         if t.run.output is not None and not _close(t.run.output, model.forward(t.spec, t.params, t.X)):
             return False
-        if any(p not in t.run.grads or not _close(t.run.grads[p], t.expected[p]) for p in failing):
+        if any(p not in t.run.grads or p in t.run.misshaped or not _close(t.run.grads[p], t.expected[p])
+               for p in failing):
             return False
         if loss and not _close(t.run.loss, _exact_loss(t)):
             return False
@@ -478,13 +484,17 @@ def _loss_variant(trials: list[Trial]) -> tuple[str, str, str] | None:
     what was seen, the words for the hint) or None."""
     spec = trials[0].spec
     candidates: list[tuple[str, str, str, Callable]] = []
-    if spec.l2:
+    if any(t.spec.l2 for t in trials):           # cases may differ: some without L2
         for factor, words in ((0.0, "without its L2 term"), (0.5, "with half its L2 term"),
                               (2.0, "with twice its L2 term")):
             candidates.append(("l2_loss", f"the reported loss is the loss {words}", "",
                                lambda t, f=factor: _exact_loss(t) + (f - 1) * model.l2_term(t.spec, t.params, len(t.X))))
+        for name in trials[0].spec.param_names:
+            candidates.append(("l2_loss", f"the reported loss leaves {name} out of its L2 term", "",
+                               lambda t, k=name: _exact_loss(t) - t.spec.l2_coefficient(len(t.X)) * float(
+                                   np.sum(np.square(t.params[k]))) if t.spec.regularized(k) else _exact_loss(t)))
         candidates.append(("l2_loss", "the reported loss regularizes the biases "
-                           + ("not" if spec.l2_biases else "too"), "",
+                           + ("not" if trials[0].spec.l2_biases else "too"), "",
                            lambda t: _exact_loss(t) - model.l2_term(t.spec, t.params, len(t.X))
                            + model.l2_term(t.spec, t.params, len(t.X), biases=not t.spec.l2_biases)))
     log_form = spec.loss_record.with_log_eps

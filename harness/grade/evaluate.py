@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core import net
 from ..core.compare import Comparison, Context, compare, compare_runs
-from ..core.params import init_params, make_batch
+from ..core.params import LAYOUTS, init_params, make_batch
 from ..core.run import STAGES, Run
 from ..core.spec import Spec
 from ..core.tolerance import Tolerance, default_tolerance
@@ -165,6 +165,15 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
             for m in comp.mismatches:
                 messages.setdefault(_check_of(stage, m.name), []).append(m.message())
                 kinds.setdefault(_check_of(stage, m.name), set()).add(m.kind)
+        if run.step_problem and CheckId(CheckKind.STEP) in messages:
+            messages[CheckId(CheckKind.STEP)].append(f"the update raised after the gradients came back: {run.step_problem}")
+            kinds.setdefault(CheckId(CheckKind.STEP), set()).add("exception")
+        for name, shape in run.misshaped.items():
+            layout = next((p.layout for p in adapter.params if p.name == name), "?")
+            messages[CheckId(CheckKind.GRADIENT, name)].append(
+                f"gradient {name} came back with shape {shape}, which its layout {layout!r} cannot hold "
+                f"({LAYOUTS[layout].description if layout in LAYOUTS else ''})")
+            kinds.setdefault(CheckId(CheckKind.GRADIENT, name), set()).add("shape")
         if run.mutated:
             messages[CheckId(CheckKind.INPUTS)].append(f"the code modified {', '.join(run.mutated)} in place: "
                                                        "callers' data changes under them; work on a copy")
@@ -308,7 +317,8 @@ def _diagnosis(runs: dict[str, Spec], results: dict, failed: dict) -> Diagnosis:
             trials.append(Trial(spec, init_params(spec), X, T, r))
     return diagnose(trials, {k.param for k in bad if k.kind is CheckKind.GRADIENT},
                     bool(failed.get(CheckId(CheckKind.LOSS))), bool(failed.get(CheckId(CheckKind.FORWARD))),
-                    bool(failed.get(CheckId(CheckKind.STEP))), upcast=all(failed[k] == {"dtype"} for k in bad))
+                    bool(failed.get(CheckId(CheckKind.STEP), set()) - {"exception"}),
+                    upcast=all(failed[k] == {"dtype"} for k in bad))
 
 
 def grader_failed(assignment: Assignment, submission: str, trace: str, seconds: float = 0.0) -> Graded:

@@ -155,12 +155,19 @@ class Fatal:
 
 
 @dataclass(frozen=True)
+class StepFailed:
+    """After a RunDone: the gradients came back, the code's own update then raised."""
+    id: str
+    problem: Problem
+
+
+@dataclass(frozen=True)
 class Done:
     """Every run was attempted."""
 
 
-Event = Phase | Imported | RunDone | RunFailed | Partial | Fatal | Done
-_TYPES = {cls.__name__: cls for cls in (Phase, Imported, RunDone, RunFailed, Partial, Fatal, Done)}
+Event = Phase | Imported | RunDone | RunFailed | Partial | StepFailed | Fatal | Done
+_TYPES = {cls.__name__: cls for cls in (Phase, Imported, RunDone, RunFailed, Partial, StepFailed, Fatal, Done)}
 
 
 def to_json(event: Event) -> str:
@@ -200,7 +207,7 @@ def _validate(event: Event) -> None:
 def save_observation(obs: Observation, path: Path) -> None:
     arrays = {**({"output": obs.output} if obs.output is not None else {}),
               **({"loss": obs.loss} if obs.loss is not None else {})}
-    for group in ("loaded", "grads", "stepped", "after_gradients", "chained"):
+    for group in ("loaded", "grads", "stepped", "after_gradients", "chained", "misshaped"):
         arrays.update({f"{group}.{k}": v for k, v in (getattr(obs, group) or {}).items()})
     for i, params in enumerate(obs.per_sample):
         arrays.update({f"per_sample.{i}.{k}": v for k, v in params.items()})
@@ -226,6 +233,7 @@ def expected_arrays(adapter: Adapter, spec: Spec, forward_only: bool) -> dict[st
         if adapter.gradients is not None:
             out.update({f"grads.{p}": size * max(n, grow) for p, size in params.items()})
             out.update({f"after_gradients.{p}": size * grow for p, size in params.items()})
+            out.update({f"misshaped.{p}": size * max(n, grow) for p, size in params.items()})
         if per_sample_updates(adapter, n):
             out.update({f"per_sample.{i}.{p}": size * grow for i in range(n) for p, size in params.items()})
             out.update({f"{g}.{p}": size * grow for g in ("stepped", "chained") for p, size in params.items()})
@@ -244,7 +252,9 @@ def load_observation(path: Path, adapter: Adapter, spec: Spec, forward_only: boo
     """The observation in `path`, validated: exactly the expected names, each member's size
     bounded before it is read, float arrays only. Raises ProtocolError otherwise."""
     limits = expected_arrays(adapter, spec, forward_only)
-    required = {n for n in limits if not n.startswith("grads.") and n != "loss"}   # these may be missing
+    optional = ("grads.", "misshaped.") + (("stepped.", "inputs.1.") if adapter.gradients is not None else ())
+    required = {n for n in limits if not n.startswith(optional) and n != "loss"}   # these may be missing
+    # (the step of code whose update raised after its gradients came back: a StepFailed event says so)
     return _observation(_read_arrays(path, limits, required), spec)
 
 
@@ -291,4 +301,4 @@ def _observation(arrays: dict, spec: Spec) -> Observation:
         inputs.append((arrays[f"inputs.{i}.X"], arrays[f"inputs.{i}.T"], arrays[f"inputs.{i}.rows"]))
     return Observation(group("loaded"), arrays.get("output"), arrays.get("loss"), group("grads"), group("stepped"),
                        tuple(per_sample), inputs=tuple(inputs), after_gradients=group("after_gradients"),
-                       chained=group("chained"))
+                       chained=group("chained"), misshaped=group("misshaped"))
