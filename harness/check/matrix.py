@@ -157,6 +157,8 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
     params = init_params(spec)
     X, T = make_batch(spec)
     mags = net.error_magnitudes(spec, params, X, T)
+    if spec.steps > 1:
+        mags["trajectory"] = net.trajectory(spec, params, X, T)
     outcomes = {n: run_backend(n, spec, params, X, T, (runners or {}).get(n)) for n in backend_names}
     rows = []
     for a, b in itertools.combinations(backend_names, 2):

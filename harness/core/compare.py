@@ -152,7 +152,7 @@ def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, m
             "loss": lambda: Tolerance(tol.rel, tol.extra_abs, mags["loss"],
                                       "scale: |loss| + its sensitivity to output round-off"),
             "gradients": lambda: gradient_tolerance(spec, tol, mags, ra, rb),
-            "step": lambda: step_tolerance(spec, tol, mags, ra)}[stage]()
+            "step": lambda: step_tolerance(spec, tol, mags, ra, rb)}[stage]()
         # The 0-d loss is compared by value only: numpy 1.x promotes float32 * a Python float scalar
         # to float64 (numpy 2 does not), which says nothing about the net.
         out[stage] = compare(ra.stage(stage, rb.convention), rb.stage(stage, ra.convention), ctx, stage_tol,

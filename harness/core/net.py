@@ -212,3 +212,19 @@ def spec_run(spec: Spec, params, X, T, backend: str = "spec math"):
     out = forward(spec, p, X)
     return Run(backend=backend, loaded=p, output=out, loss=np.asarray(loss(spec, out, T, p)), grads=g,
                stepped={k: p[k] - spec.lr * g[k] for k in p})
+
+
+def trajectory(spec: Spec, params, X, T) -> list[dict]:
+    """The spec's own K optimizer steps in float64 (torch's convention): per step t = 0..K-1 and
+    parameter, (|p_t|, |g_t|, the sum of |terms| of g_t). The K-step allowances are derived from
+    these magnitudes, which may grow (large lr) or shrink by orders of magnitude over the steps."""
+    from .optim import Optimizer
+    p, X, T = _as64(params, X, T)
+    opt = Optimizer(spec.optimizer, "torch", spec.lr)
+    steps = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(spec.steps):
+            g, mags = backprop(spec, p, X, T), error_magnitudes(spec, p, X, T)
+            steps.append({k: (np.abs(p[k]), np.abs(g[k]), mags[k]) for k in p})
+            p = opt.step(p, g)
+    return steps

@@ -59,28 +59,39 @@ def gradient_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run, dire
     return tol
 
 
-def step_tolerance(spec: Spec, base: Tolerance, mags: dict, ra: Run) -> dict:
+def step_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run) -> dict:
     """The parameters after `steps` optimizer steps. Each step rounds p relative to its
-    operands (max|p| + lr*max|g|, not the result, which may cancel), and carries the gradient's
-    own allowance dg (base.rel * its sum of |terms|) through the optimizer's sensitivity to it:
-    lr*dg per SGD step, up to 1/(1 - momentum) times that with momentum (twice for Nesterov), and
-    for Adam lr * min(2, 2*dg/(|g| + eps)), since m/sqrt(v) turns a gradient that is only
-    round-off into a step of up to lr (error propagation, not a fudge factor)."""
+    operands (max|p_t| + lr*max|g_t|, not the result, which may cancel), and carries the
+    gradient's own allowance dg_t (base.rel times its sum of |terms|, plus the round-off of a
+    gradient recovered from an update, eps*|p|/lr) through the optimizer's sensitivity to it:
+    lr*dg_t per SGD step, up to 1/(1 - momentum) times that with momentum (twice for Nesterov),
+    and for Adam lr * min(2, 2*dg_t/(|g_t| + eps)), since m/sqrt(v) turns a gradient that is only
+    round-off into a step of up to lr. Over K steps (mags["trajectory"], the spec's own steps in
+    float64) every term is taken at the magnitudes step t really has: parameters that grow or
+    shrink by orders of magnitude carry their round-off with them (error propagation, not a
+    fudge factor)."""
     k, lr = spec.steps, spec.lr
+    eps = float(np.finfo(spec.dtype).eps)
+    steps = mags.get("trajectory") or [{n: (np.abs(np.asarray(p, np.float64)), np.abs(np.asarray(runs[0].grads[n],
+                                                                                                  np.float64)), mags[n])
+                                        for n, p in runs[0].loaded.items()}]
     out = {}
-    for name, p in ra.loaded.items():
-        g = np.abs(np.asarray(ra.grads[name], np.float64))
-        g_max = float(np.max(g, initial=0.0))
-        dg = base.rel * np.maximum(np.maximum(g_max, mags[name]), 0.0)
-        if spec.optimizer == "sgd":
-            through = k * lr * dg
-        elif spec.optimizer in ("momentum", "nesterov"):
-            through = k * lr * dg * min(k, 1 / (1 - optim.MOMENTUM)) * (2 if spec.optimizer == "nesterov" else 1)
-        else:
-            through = k * lr * np.minimum(2.0, 2 * dg / (g + optim.EPS))
-        scale = k * (float(np.max(np.abs(p))) + lr * max(g_max, float(np.max(mags[name]))))
-        why = "scale: max|p| + lr*max|g|" + (f", x{k} steps" if k > 1 else "") + \
+    for name in runs[0].loaded:
+        recovered = sum(r.updates_summed * eps / lr for r in runs if r.grads_from_update)   # times |p_t|
+        scale, through = 0.0, 0.0
+        for step in steps:
+            p_abs, g_abs, g_terms = step[name]
+            g_max = float(np.max(g_abs, initial=0.0))
+            dg = base.rel * np.maximum(g_max, g_terms) + recovered * float(np.max(p_abs, initial=0.0))
+            if spec.optimizer == "sgd":
+                through = through + lr * dg
+            elif spec.optimizer in ("momentum", "nesterov"):
+                through = through + lr * dg * min(k, 1 / (1 - optim.MOMENTUM)) * (2 if spec.optimizer == "nesterov" else 1)
+            else:
+                through = through + lr * np.minimum(2.0, 2 * dg / (g_abs + optim.EPS))
+            scale += float(np.max(p_abs, initial=0.0)) + lr * max(g_max, float(np.max(g_terms, initial=0.0)))
+        why = "scale: max|p| + lr*max|g|" + (f", summed over the {k} steps' own magnitudes" if k > 1 else "") + \
               ("" if spec.optimizer == "sgd" else f", + gradient allowance through {spec.optimizer}")
-        out[name] = Tolerance(base.rel, base.extra_abs, scale, why,
-                              None if spec.optimizer == "sgd" and k == 1 else scale + through / base.rel)
+        plain = spec.optimizer == "sgd" and k == 1 and not recovered
+        out[name] = Tolerance(base.rel, base.extra_abs, scale, why, None if plain else scale + through / base.rel)
     return out
