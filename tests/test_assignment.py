@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import reference_impls
-from harness.drive.assignment import AssignmentError, LayerAssignment, builtin_names, load
+from harness.drive.assignment import BUILTIN_DIR, AssignmentError, LayerAssignment, builtin_names, load
 from harness.grade.batch import grade
 
 from .mutant_catalog import MUTANTS, style_file
@@ -105,3 +105,12 @@ def test_unknown_assignment_lists_the_builtin_ones():
 def test_the_catalog_mutants_are_real_edits():
     for m in MUTANTS:
         assert m.source() != style_file(m.style).read_text()
+
+
+def test_a_case_whose_lr_hides_gradients_in_round_off_is_refused_when_it_loads(tmp_path):
+    """relu_mse code only updates in place: at lr 1e-9 in float32 the recovered gradients are
+    round-off; the case could only be INCONCLUSIVE, so the file says so when it loads."""
+    text = (BUILTIN_DIR / "relu_mse.toml").read_text()
+    (tmp_path / "a.toml").write_text(text + '\n[[cases]]\nname = "tiny lr"\ndtype = "float32"\nlr = 1e-9\n')
+    with pytest.raises(AssignmentError, match="case 'tiny lr': the code only updates in place, and lr 1e-09 too small"):
+        load(str(tmp_path / "a.toml"))

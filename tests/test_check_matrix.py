@@ -48,3 +48,15 @@ def test_torch_and_keras_agree_with_each_other(seed, require_backend):
     require_backend("torch"), require_backend("keras")
     rows = check_spec(small_spec("softmax_ce", seed=seed), ["torch", "keras"], fd=False)
     assert [r.status for r in rows] == ["PASS"], explain(rows, seed)
+
+
+def test_a_tiny_lr_makes_recovered_gradients_inconclusive_never_passed(capsys):
+    """relu_mse's reference net only updates in place: at lr 1e-6 in float32 the recovered
+    gradient is mostly round-off; a 36 % error would have passed. INCONCLUSIVE, with the fix."""
+    from harness.cli import main
+    code = main(["check", "--spec", "relu_mse", "--sizes", "7,5,3", "--dtype", "float32", "--lr", "1e-6",
+                 "--backends", "numpy,torch"])
+    out = capsys.readouterr().out
+    assert code == 2, out
+    assert "INCONCLUSIVE relu_mse float32: lr 1e-06 too small to recover gradients from updates" in out
+    assert "use lr >= " in out and out.rstrip().splitlines()[-1].startswith("INCONCLUSIVE:")

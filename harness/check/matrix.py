@@ -4,6 +4,7 @@ pair of backends, and each backend's gradients against finite differences.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from enum import Enum
@@ -17,7 +18,14 @@ from ..core.optim import convention_gap
 from ..core.params import init_params, make_batch
 from ..core.run import STAGES, Run
 from ..core.spec import Spec
-from ..core.tolerance import Tolerance, default_tolerance, gradient_tolerance
+from ..core.tolerance import (
+    BLIND_FRACTION,
+    Tolerance,
+    blindness_reason,
+    default_tolerance,
+    gradient_tolerance,
+    recovery_blindness,
+)
 from ..drive.problems import describe
 from . import gradcheck
 
@@ -30,6 +38,7 @@ class Status(str, Enum):
     GAP = "GAP"              # a documented convention gap, with its size; not a failure
     SKIP = "SKIP"
     ERROR = "ERROR"
+    INCONCLUSIVE = "INCONCLUSIVE"   # the allowance is too large a part of the quantity to tell right from wrong
     NA = ""                  # this stage is not compared in this row
 
     def __str__(self) -> str:
@@ -61,7 +70,7 @@ class Row:
     @property
     def status(self) -> Status:
         statuses = {c.status for c in self.cells.values()}
-        for s in (Status.ERROR, Status.FAIL, Status.PASS, Status.GAP, Status.SKIP):
+        for s in (Status.ERROR, Status.FAIL, Status.INCONCLUSIVE, Status.PASS, Status.GAP, Status.SKIP):
             if s in statuses:
                 return s
         return Status.SKIP
@@ -98,9 +107,14 @@ class Report:
         return any(r.status in (Status.PASS, Status.FAIL, Status.GAP) for r in self.rows)
 
     @property
+    def inconclusive(self) -> bool:
+        return any(r.status is Status.INCONCLUSIVE for r in self.rows)
+
+    @property
     def exit_code(self) -> int:
-        """1: a mismatch or an error; 2: nothing was compared (every row skipped, or none); 0: passed."""
-        return 1 if self.failed else 0 if self.compared else 2
+        """1: a mismatch or an error; 2: nothing was compared (every row skipped, or none), or some
+        comparison could not tell right from wrong (INCONCLUSIVE); 0: passed."""
+        return 1 if self.failed else 2 if self.inconclusive or not self.compared else 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +147,11 @@ def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
     return Outcome(run)
 
 
-def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance, mags: dict) -> Comparison:
+def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance, mags: dict) \
+        -> tuple[Comparison, tuple[str, set]]:
+    """Finite differences against a run's gradients; and why they cannot tell (their own
+    round-off and truncation above BLIND_FRACTION of a gradient's scale) and for which
+    parameters, or ("", set())."""
     fd = gradcheck.check(spec, params, X, T, run.grads, seed=spec.seed)
     base = Tolerance(max(tol.rel, gradcheck.FD_RTOL), tol.extra_abs)
     sizes = {k: np.size(v) for k, v in params.items()} if fd.mode == "directional" else None
@@ -144,7 +162,52 @@ def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance, ma
                               f"{fd.mode} finite differences" + (f"; {t.why}" if t.why else ""), t.magnitude)
                  for k, t in per_param.items()}
     ctx = Context(spec.name, spec.dtype, spec.seed, f"gradients ({fd.mode} fd)", FD, name)
-    return compare(fd.expected, fd.actual, ctx, per_param)
+    size = {k: max(scales[k], float(np.max(mags[k], initial=0.0))) for k in fd.noise}
+    blind = [k for k in fd.noise if size[k] > 0 and fd.noise[k] > BLIND_FRACTION * size[k]]   # a zero gradient is seen
+    why = (f"finite differences cannot resolve {', '.join(blind)} here: their truncation and round-off exceed "
+           f"{BLIND_FRACTION:g} of the gradient (the loss curves too sharply: saturated units?)") if blind else ""
+    return compare(fd.expected, fd.actual, ctx, per_param), (why, set(blind))
+
+
+PROBABILITY_CLIP = 1e-7     # Keras clips probabilities to [1e-7, 1 - 1e-7] in its losses on them
+
+
+def saturated_probabilities(spec: Spec, params, X) -> str:
+    """Why a loss on probabilities (binary cross-entropy after a sigmoid, cross-entropy after a
+    softmax) cannot be compared here, or "": some output probability lies within 1e-7 of 0 or 1,
+    where the frameworks clip it by their own conventions (Keras to [1e-7, 1 - 1e-7], torch's
+    BCE clamps each log at -100), so loss, gradients and steps differ by design."""
+    if spec.loss_record.pairs_with not in ("sigmoid", "softmax"):
+        return ""
+    with np.errstate(over="ignore", under="ignore"):
+        p = net.forward(spec, {k: np.asarray(v, np.float64) for k, v in params.items()}, np.asarray(X, np.float64))
+    near = float(np.min(np.minimum(p, 1 - p)))
+    if near >= PROBABILITY_CLIP:
+        return ""
+    return (f"output probabilities saturate (one is {near:.2g} from 0 or 1): the frameworks clip probabilities within "
+            f"{PROBABILITY_CLIP:g} of 0 or 1 by their own conventions, so loss, gradients and step cannot be compared; "
+            "use smaller weights")
+
+
+def steps_overflow(spec: Spec, mags: dict) -> str:
+    """Why the steps cannot be compared, or "": the spec's own trajectory leaves the dtype's range
+    (a too large lr diverges), so where frameworks reach inf or NaN is arbitrary."""
+    traj = mags.get("trajectory")
+    top = float(np.finfo(spec.dtype).max)
+    if traj is None or traj["largest"] < top / 1e3:
+        return ""
+    return (f"the steps diverge beyond {spec.dtype}'s range (|p| reaches {traj['largest']:.2g}): where each framework "
+            "reaches inf or NaN cannot be compared; use a smaller lr")
+
+
+def blind_spots(spec: Spec, params, mags: dict, *runs: Run) -> dict[str, str]:
+    """Stages a PASS would mean nothing in: gradients recovered from an update at an lr so small
+    that the update's round-off swamps them (harness.core.tolerance.recovery_blindness)."""
+    worst = sum(recovery_blindness(spec, params, mags, r.updates_summed) for r in runs if r.grads_from_update)
+    if worst <= BLIND_FRACTION:
+        return {}
+    why = blindness_reason(spec, worst)
+    return {"gradients": why, "step": why}
 
 
 def _cell(c: Comparison) -> Cell:
@@ -160,6 +223,8 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
     if spec.steps > 1:
         mags["trajectory"] = net.trajectory(spec, params, X, T)
     outcomes = {n: run_backend(n, spec, params, X, T, (runners or {}).get(n)) for n in backend_names}
+    saturated = saturated_probabilities(spec, params, X)
+    overflows = steps_overflow(spec, mags)
     rows = []
     for a, b in itertools.combinations(backend_names, 2):
         oa, ob = outcomes[a], outcomes[b]
@@ -172,6 +237,9 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
             continue
         comps = compare_runs(spec, a, oa.run, b, ob.run, tol, mags)
         cells = {s: _cell(c) for s, c in comps.items()}
+        blind = blind_spots(spec, params, mags, oa.run, ob.run)
+        cells.update({stage: Cell(Status.INCONCLUSIVE, reason=why) for stage, why in blind.items()
+                      if cells[stage].status is Status.PASS})
         notes = [f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes]
         gap = convention_gap(spec.optimizer, oa.run, ob.run)
         if gap and not comps["step"].passed:       # by design, not a bug: report its size
@@ -179,6 +247,12 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
             cells["step"] = Cell(Status.GAP, c.worst, c.allowed, gap)
             notes.append(f"step differs by {c.worst:.2g} (relative to the scale): {gap}")
             comps = {k: v for k, v in comps.items() if k != "step"}
+        if overflows and cells["step"].status is Status.FAIL:
+            cells["step"] = Cell(Status.INCONCLUSIVE, reason=overflows)
+            comps = {k: v for k, v in comps.items() if k != "step"}
+        if saturated:
+            cells.update({stage: Cell(Status.INCONCLUSIVE, reason=saturated) for stage in ("loss", "gradients", "step")})
+            comps = {k: v for k, v in comps.items() if k == "forward"}
         rows.append(Row(spec, a, b, cells, tuple(m for c in comps.values() for m in c.mismatches), tuple(notes)))
     if fd:
         for n in backend_names:
@@ -188,7 +262,13 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
                 rows.append(Row(spec, FD, n, dict(blank, gradients=Cell(o.status, reason=o.reason)),
                                 o.mismatches, (o.reason,)))
                 continue
-            c = compare_fd(spec, n, o.run, params, X, T, tol, mags)
-            rows.append(Row(spec, FD, n, dict(blank, gradients=_cell(c)), c.mismatches,
-                            tuple(f"{n}: {note}" for note in o.run.notes)))
+            c, (fd_blind, blind_names) = compare_fd(spec, n, o.run, params, X, T, tol, mags)
+            cell = _cell(c)
+            why = blind_spots(spec, params, mags, o.run).get("gradients") or fd_blind
+            if why and {m.name for m in c.mismatches} <= (blind_names or set(params)):   # a clear failure stays FAIL
+                cell = Cell(Status.INCONCLUSIVE, reason=why)
+            if saturated:
+                cell, c = Cell(Status.INCONCLUSIVE, reason=saturated), dataclasses.replace(c, mismatches=())
+            rows.append(Row(spec, FD, n, dict(blank, gradients=cell), c.mismatches,
+                            tuple(f"{n}: {note}" for note in o.run.notes) + ((why,) if why else ())))
     return rows

@@ -80,11 +80,11 @@ def details(report: Report, verbose: bool = False) -> str:
     for row in report.rows:
         for m in row.mismatches:
             out.append(m.message())
-        reasons = {c.reason for c in row.cells.values() if c.reason and c.status in (Status.ERROR, Status.SKIP)}
-        for r in sorted(reasons - seen):
-            seen.add(r)
-            kind = "SKIP" if any(c.status is Status.SKIP for c in row.cells.values()) else "ERROR"
-            out.append(f"{kind} {row.spec.name} {row.spec.dtype}: {r}")
+        reasons = {(c.status, c.reason) for c in row.cells.values()
+                   if c.reason and c.status in (Status.ERROR, Status.SKIP, Status.INCONCLUSIVE)}
+        for status, r in sorted(reasons - seen):
+            seen.add((status, r))
+            out.append(f"{status.value} {row.spec.name} {row.spec.dtype}: {r}")
         if verbose:
             for note in row.notes:
                 if (row.spec.name, note) not in seen:
@@ -95,10 +95,13 @@ def details(report: Report, verbose: bool = False) -> str:
 
 def summary(report: Report, seconds: float | None = None) -> str:
     counts = {s.value: sum(r.status is s for r in report.rows)
-              for s in (Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP)}
-    verdict = "FAILED" if report.failed else "PASSED" if report.compared else "NOTHING COMPARED"
+              for s in (Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP, Status.INCONCLUSIVE)}
+    verdict = "FAILED" if report.failed else "INCONCLUSIVE" if report.inconclusive else \
+        "PASSED" if report.compared else "NOTHING COMPARED"
     text = (f"{verdict}: {len(report.rows)} rows, {counts['PASS']} passed, {counts['FAIL']} failed, "
-            f"{counts['ERROR']} errors, {counts['SKIP']} skipped (seed {report.settings.seed})")
+            f"{counts['ERROR']} errors, {counts['SKIP']} skipped"
+            + (f", {counts['INCONCLUSIVE']} inconclusive" if counts["INCONCLUSIVE"] else "")
+            + f" (seed {report.settings.seed})")
     return text + (f" in {seconds:.1f} s" if seconds is not None else "")
 
 

@@ -40,6 +40,10 @@ class Loss:
     # for a loss that takes no log; BCE's log(1 - p) takes eps_neg when given (code often
     # stabilizes only one of its two logs).
     with_log_eps: Callable | None = None       # (y, t, eps, eps_neg=None) -> float
+    # Per entry, a bound of |d residual / d x| for x the output y (or, where the loss folds the
+    # output activation's slope, the last pre-activation): how far round-off in the forward pass
+    # moves the residual (error analysis of the output delta).
+    residual_sensitivity: Callable = lambda y, t: np.ones_like(y)
 
     def delta(self, y, t):
         """d loss / d y."""
@@ -64,7 +68,8 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          "(softmax(y) - t) / N", lambda y, t: float(-np.sum(t * _log_softmax(y)) / y.shape[0]),
          lambda y, t: _softmax(y) - t, lambda y, t: _softmax(y) + np.abs(t), lambda n, k: 1.0 / n,
          pairs_with="linear", one_hot_targets=True,
-         with_log_eps=lambda y, t, eps, eps_neg=None: float(-np.sum(t * np.log(_softmax(y) + eps)) / y.shape[0])),
+         with_log_eps=lambda y, t, eps, eps_neg=None: float(-np.sum(t * np.log(_softmax(y) + eps)) / y.shape[0]),
+         residual_sensitivity=lambda y, t: 2 * _softmax(y)),
     _squared("sse_mean_batch", "sum over outputs of (y - t)^2 (no 1/2), averaged over the batch", "2 (y - t) / N",
              lambda n, k: 2.0 / n, lambda y, t: float(np.sum((y - t) ** 2) / y.shape[0])),
     _squared("sse_sum_batch", "sum over outputs and the batch of (y - t)^2 (no 1/2)", "2 (y - t)",
@@ -74,14 +79,16 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          "(y - t) / N with respect to the logits (softmax and log cancel)",
          lambda y, t: float(-np.sum(t * np.log(y)) / y.shape[0]), lambda y, t: y - t,
          lambda y, t: np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="softmax", one_hot_targets=True,
-         with_log_eps=lambda y, t, eps, eps_neg=None: float(-np.sum(t * np.log(y + eps)) / y.shape[0])),
+         with_log_eps=lambda y, t, eps, eps_neg=None: float(-np.sum(t * np.log(y + eps)) / y.shape[0]),
+         residual_sensitivity=lambda y, t: 2 * y),
     Loss("bce_mean_batch", "binary cross-entropy",
          "binary cross-entropy of sigmoid outputs y with targets t, summed over outputs, averaged over the batch",
          "(y - t) / N with respect to the pre-activation (sigmoid' and the log's derivative cancel)",
          lambda y, t: float(-np.sum(t * np.log(y) + (1 - t) * np.log1p(-y)) / y.shape[0]), lambda y, t: y - t,
          lambda y, t: 1 + np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="sigmoid",
          with_log_eps=lambda y, t, eps, eps_neg=None: float(-np.sum(
-             t * np.log(y + eps) + (1 - t) * np.log(1 - y + (eps if eps_neg is None else eps_neg))) / y.shape[0])),
+             t * np.log(y + eps) + (1 - t) * np.log(1 - y + (eps if eps_neg is None else eps_neg))) / y.shape[0]),
+         residual_sensitivity=lambda y, t: y * (1 - y)),
 )}
 
 

@@ -175,6 +175,14 @@ def _add_l2(spec: Spec, grads: dict, p: dict, n: int, deviation: Deviation | Non
     return {k: g + c * p[k] if (k.startswith("W") or biases) else g for k, g in grads.items()}
 
 
+def _slope_magnitude(spec: Spec, layer: int, z, a, z_mag):
+    """The slope's size for error bounds (1 where the loss folds it; else its sum of |terms| and
+    its sensitivity to round-off in z)."""
+    if _slope_folded(spec, layer):
+        return np.ones_like(z)
+    return spec.activation_records[layer - 1].slope_magnitude(z, a, z_mag)
+
+
 def error_magnitudes(spec: Spec, params, X, T) -> dict:
     """Per entry, the sum of the absolute values of the terms that make up each computed value:
     every gradient entry (backprop with every product in absolute value), the forward output
@@ -187,17 +195,21 @@ def error_magnitudes(spec: Spec, params, X, T) -> dict:
     n, k = out.shape
     acts, lossrec = spec.activation_records, spec.loss_record
     values = [act.f(z) for z, act in zip(zs, acts, strict=True)]
-    slopes = [np.abs(_slope(spec, i, z, a, None)) for i, (z, a) in enumerate(zip(zs, values, strict=True), 1)]
-    coefficient = lossrec.coefficient(n, k)
-    inputs = [np.abs(X)] + [np.abs(v) for v in values[:-1]]
-    d = lossrec.residual_terms(out, T) * coefficient
-    mags = _add_l2(spec, _backward(spec, d, inputs, slopes, [np.abs(p[f"W{i}"]) for i in range(1, spec.n_layers + 1)]),
-                   {k: np.abs(v) for k, v in p.items()}, n, None)
-
-    a = np.abs(X)
+    # forward: per entry, the |terms| of each pre-activation z and activation a (their round-off
+    # is about eps times these, also where a W + b cancels)
+    a_mags, z_mags = [np.abs(X)], []
     for i, act in enumerate(acts, start=1):
-        z_mag = a @ np.abs(p[f"W{i}"]) + np.abs(p[f"b{i}"])
-        a = z_mag if act.is_identity else np.abs(values[i - 1]) + z_mag * act.slope(zs[i - 1], values[i - 1])
+        z_mags.append(a_mags[-1] @ np.abs(p[f"W{i}"]) + np.abs(p[f"b{i}"]))
+        a_mags.append(z_mags[-1] if act.is_identity else
+                      np.abs(values[i - 1]) + z_mags[-1] * act.slope(zs[i - 1], values[i - 1]))
+    slopes = [_slope_magnitude(spec, i, z, a, zm)
+              for i, (z, a, zm) in enumerate(zip(zs, values, z_mags, strict=True), 1)]
+    coefficient = lossrec.coefficient(n, k)
+    moved_by = z_mags[-1] if _slope_folded(spec, spec.n_layers) else a_mags[-1]
+    d = (lossrec.residual_terms(out, T) + lossrec.residual_sensitivity(out, T) * moved_by) * coefficient
+    mags = _add_l2(spec, _backward(spec, d, a_mags[:-1], slopes, [np.abs(p[f"W{i}"]) for i in range(1, spec.n_layers + 1)]),
+                   {k: np.abs(v) for k, v in p.items()}, n, None)
+    a = a_mags[-1]
     mags["output"] = a
     mags["loss"] = (abs(lossrec.value(out, T)) + float(np.sum(np.abs(lossrec.residual(out, T)) * a)) * coefficient
                     + (l2_term(spec, p, n) if spec.l2 else 0.0))
@@ -214,17 +226,26 @@ def spec_run(spec: Spec, params, X, T, backend: str = "spec math"):
                stepped={k: p[k] - spec.lr * g[k] for k in p})
 
 
-def trajectory(spec: Spec, params, X, T) -> list[dict]:
-    """The spec's own K optimizer steps in float64 (torch's convention): per step t = 0..K-1 and
-    parameter, (|p_t|, |g_t|, the sum of |terms| of g_t). The K-step allowances are derived from
-    these magnitudes, which may grow (large lr) or shrink by orders of magnitude over the steps."""
+def trajectory(spec: Spec, params, X, T) -> dict:
+    """The spec's own K optimizer steps in float64 (torch's convention). "steps": per step t =
+    0..K-1 and parameter, (|p_t|, |g_t|, the sum of |terms| of g_t); "amplification": how much
+    the steps magnify a difference in the parameters (the largest growth, over the steps, of a
+    tiny seeded perturbation of p_0: above 1 where a large lr makes the trajectory unstable);
+    "largest": the largest |p_t| reached. K-step allowances are derived from these."""
     from .optim import Optimizer
     p, X, T = _as64(params, X, T)
-    opt = Optimizer(spec.optimizer, "torch", spec.lr)
-    steps = []
-    with np.errstate(over="ignore", invalid="ignore"):
+    rng = np.random.default_rng([spec.seed, 11])
+    delta = {k: 1e-9 * np.maximum(np.abs(v), 1e-3) * rng.choice((-1.0, 1.0), size=v.shape) for k, v in p.items()}
+    q = {k: v + delta[k] for k, v in p.items()}
+    size0 = max(float(np.max(np.abs(d))) for d in delta.values())
+    opt, opt_q = Optimizer(spec.optimizer, "torch", spec.lr), Optimizer(spec.optimizer, "torch", spec.lr)
+    steps, growth, largest = [], 1.0, 0.0
+    with np.errstate(all="ignore"):
         for _ in range(spec.steps):
             g, mags = backprop(spec, p, X, T), error_magnitudes(spec, p, X, T)
             steps.append({k: (np.abs(p[k]), np.abs(g[k]), mags[k]) for k in p})
-            p = opt.step(p, g)
-    return steps
+            p, q = opt.step(p, g), opt_q.step(q, backprop(spec, q, X, T))
+            gap = max(float(np.max(np.abs(q[k] - p[k]))) for k in p)
+            growth = max(growth, gap / size0) if np.isfinite(gap) else float("inf")
+            largest = max(largest, max(float(np.max(np.abs(v))) for v in p.values()))
+    return {"steps": steps, "amplification": growth, "largest": largest}

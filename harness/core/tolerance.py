@@ -68,13 +68,16 @@ def step_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run) -> dict:
     and for Adam lr * min(2, 2*dg_t/(|g_t| + eps)), since m/sqrt(v) turns a gradient that is only
     round-off into a step of up to lr. Over K steps (mags["trajectory"], the spec's own steps in
     float64) every term is taken at the magnitudes step t really has: parameters that grow or
-    shrink by orders of magnitude carry their round-off with them (error propagation, not a
-    fudge factor)."""
+    shrink by orders of magnitude carry their round-off with them; and a trajectory that
+    magnifies differences (a seeded perturbation of p_0 grows A-fold: an unstable, too large lr)
+    magnifies round-off as much, so the sum is multiplied by A (error propagation, not a fudge
+    factor)."""
     k, lr = spec.steps, spec.lr
     eps = float(np.finfo(spec.dtype).eps)
-    steps = mags.get("trajectory") or [{n: (np.abs(np.asarray(p, np.float64)), np.abs(np.asarray(runs[0].grads[n],
-                                                                                                  np.float64)), mags[n])
-                                        for n, p in runs[0].loaded.items()}]
+    traj = mags.get("trajectory") or {"steps": [{n: (np.abs(np.asarray(p, np.float64)),
+                                                    np.abs(np.asarray(runs[0].grads[n], np.float64)), mags[n])
+                                                for n, p in runs[0].loaded.items()}], "amplification": 1.0}
+    steps, amplification = traj["steps"], max(1.0, traj["amplification"])
     out = {}
     for name in runs[0].loaded:
         recovered = sum(r.updates_summed * eps / lr for r in runs if r.grads_from_update)   # times |p_t|
@@ -90,8 +93,31 @@ def step_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run) -> dict:
             else:
                 through = through + lr * np.minimum(2.0, 2 * dg / (g_abs + optim.EPS))
             scale += float(np.max(p_abs, initial=0.0)) + lr * max(g_max, float(np.max(g_terms, initial=0.0)))
+        scale, through = scale * amplification, through * amplification
         why = "scale: max|p| + lr*max|g|" + (f", summed over the {k} steps' own magnitudes" if k > 1 else "") + \
+              (f", x{amplification:.3g}: the steps magnify differences that much" if amplification > 1 else "") + \
               ("" if spec.optimizer == "sgd" else f", + gradient allowance through {spec.optimizer}")
         plain = spec.optimizer == "sgd" and k == 1 and not recovered
         out[name] = Tolerance(base.rel, base.extra_abs, scale, why, None if plain else scale + through / base.rel)
     return out
+
+
+BLIND_FRACTION = 0.1     # an allowance above this part of the quantity's own scale tells nothing
+
+
+def recovery_blindness(spec: Spec, params, mags: dict, updates_summed: int = 1) -> float:
+    """How large the round-off of gradients recovered from an update, eps * max|p| / lr per
+    entry (times the updates summed), is against the gradients' own size (their sum of |terms|),
+    at the worst parameter. Above BLIND_FRACTION a comparison cannot tell right from wrong."""
+    eps = float(np.finfo(spec.dtype).eps)
+    worst = 0.0
+    for name, p in params.items():
+        scale = float(np.max(mags[name], initial=0.0))
+        extra = updates_summed * eps * float(np.max(np.abs(p), initial=0.0)) / spec.lr
+        worst = max(worst, extra / scale) if scale > 0 else worst
+    return worst
+
+
+def blindness_reason(spec: Spec, worst: float) -> str:
+    return (f"lr {spec.lr:g} too small to recover gradients from updates in {spec.dtype}: their round-off "
+            f"(eps * max|p| / lr) is {worst:.2g} of the gradient's size; use lr >= {spec.lr * worst / BLIND_FRACTION:.2g}")

@@ -270,6 +270,21 @@ def _spec(head: dict) -> Spec:
     return base.replace(name=head["name"], **overrides) if overrides else base.replace(name=head["name"])
 
 
+def _check_recoverable(cases, adapter: Adapter) -> None:
+    """Gradients recovered from the code's update must stand out of the update's round-off in
+    every case, or the case could only be INCONCLUSIVE: refuse such an lr when the file loads."""
+    from ..core import net
+    from ..core.params import init_params, make_batch
+    from ..core.tolerance import BLIND_FRACTION, blindness_reason, recovery_blindness
+    for case in cases:
+        spec = case.spec
+        X, T = make_batch(spec)
+        summed = spec.batch if adapter.update_per_sample else 1
+        worst = recovery_blindness(spec, init_params(spec), net.error_magnitudes(spec, init_params(spec), X, T), summed)
+        if worst > BLIND_FRACTION:
+            raise AssignmentError(f"case {case.name!r}: the code only updates in place, and {blindness_reason(spec, worst)}")
+
+
 def _case(raw: dict, i: int, spec: Spec) -> Case:
     c = _check_types(_table({"c": raw}, "c", ("name", "sizes", "batch", "seed", "dtype", "lr", "l2", "init_scale",
                                               "logit_offset", "absent_classes", "visibility", "weight"), f"cases[{i}]"),
@@ -322,6 +337,8 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
     if not isinstance(raw_cases, list):
         raise AssignmentError("cases must be an array of tables: [[cases]]")
     cases = tuple(_case(c, i, spec) for i, c in enumerate(raw_cases))
+    if adapter.gradients is None:
+        _check_recoverable(cases, adapter)
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise AssignmentError(f"case names must be unique, got {names}")
