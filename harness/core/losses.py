@@ -44,6 +44,9 @@ class Loss:
     # output activation's slope, the last pre-activation): how far round-off in the forward pass
     # moves the residual (error analysis of the output delta).
     residual_sensitivity: Callable = lambda y, t: np.ones_like(y)
+    # For a loss on probabilities: per entry |d value / d y| * |y| / coefficient, how far the
+    # rounding of each probability itself (eps |y|) moves the value: large where y nears 0 or 1.
+    rounding_sensitivity: Callable | None = None
 
     def delta(self, y, t):
         """d loss / d y."""
@@ -80,7 +83,7 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          lambda y, t: float(-np.sum(t * np.log(y)) / y.shape[0]), lambda y, t: y - t,
          lambda y, t: np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="softmax", one_hot_targets=True,
          with_log_eps=lambda y, t, eps, eps_neg=None: float(-np.sum(t * np.log(y + eps)) / y.shape[0]),
-         residual_sensitivity=lambda y, t: 2 * y),
+         residual_sensitivity=lambda y, t: 2 * y, rounding_sensitivity=lambda y, t: np.abs(t)),
     Loss("bce_mean_batch", "binary cross-entropy",
          "binary cross-entropy of sigmoid outputs y with targets t, summed over outputs, averaged over the batch",
          "(y - t) / N with respect to the pre-activation (sigmoid' and the log's derivative cancel)",
@@ -88,7 +91,8 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
          lambda y, t: 1 + np.abs(y) + np.abs(t), lambda n, k: 1.0 / n, pairs_with="sigmoid",
          with_log_eps=lambda y, t, eps, eps_neg=None: float(-np.sum(
              t * np.log(y + eps) + (1 - t) * np.log(1 - y + (eps if eps_neg is None else eps_neg))) / y.shape[0]),
-         residual_sensitivity=lambda y, t: y * (1 - y)),
+         residual_sensitivity=lambda y, t: y * (1 - y),
+         rounding_sensitivity=lambda y, t: np.abs(t) + np.abs(1 - t) * y / np.maximum(1 - y, np.finfo(np.float64).tiny)),
 )}
 
 

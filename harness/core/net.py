@@ -211,7 +211,9 @@ def error_magnitudes(spec: Spec, params, X, T) -> dict:
                    {k: np.abs(v) for k, v in p.items()}, n, None)
     a = a_mags[-1]
     mags["output"] = a
-    mags["loss"] = (abs(lossrec.value(out, T)) + float(np.sum(np.abs(lossrec.residual(out, T)) * a)) * coefficient
+    rounding = lossrec.rounding_sensitivity(out, T) if lossrec.rounding_sensitivity is not None else 0.0
+    mags["loss"] = (abs(lossrec.value(out, T))
+                    + float(np.sum(np.abs(lossrec.residual(out, T)) * moved_by + rounding)) * coefficient
                     + (l2_term(spec, p, n) if spec.l2 else 0.0))
     return mags
 
