@@ -252,3 +252,12 @@ def test_an_update_that_raises_after_right_gradients_fails_only_the_step(tmp_pat
     step = next(c for c in g.checks if c.id.short == "step" and not c.passed)
     assert "the update raised after the gradients came back: ValueError" in step.output
     assert any("the step check fails, the gradients are graded" in n and str(tmp_path) in n for n in g.notes), g.notes
+
+
+def test_a_factor_on_the_data_term_is_named_though_the_l2_term_is_right(tmp_path):
+    """CS231n code that forgets `dscores /= N`: every gradient's data part is N times too large
+    while its L2 term 2*reg*W is right; all four are named, not only the unregularized biases."""
+    (tmp_path / "net.py").write_text(CS231N.replace("        dscores /= N\n", ""))
+    g = grade(str(tmp_path / "net.py"), load("cs231n_two_layer"))
+    finding = g.diagnosis.findings[0]
+    assert finding.cause == "scale_batch" and set(finding.params) == {"W1", "b1", "W2", "b2"}, g.diagnosis.message()

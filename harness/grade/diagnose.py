@@ -378,6 +378,9 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     by_factor: dict = {}
     for p in list(left):
         ratios = _ratios([(t.run.grads[p], e[p]) for t, e in zip(trials, expected, strict=True)])
+        if not ratios and any(t.spec.regularized(p) for t in trials):    # the factor on the data part, L2 right
+            ratios = _ratios([(np.asarray(t.run.grads[p], np.float64) - _l2_gradient(t, p), e[p] - _l2_gradient(t, p))
+                              for t, e in zip(trials, expected, strict=True)])
         named = ratios and _name_factor(ratios, trials, trials[0].run.grads_from_update)
         if named:
             by_factor.setdefault((tuple(named[0]), named[1]), []).append(p)
@@ -425,6 +428,13 @@ def _step_finding(trials: list[Trial], spec: Spec) -> Finding | None:
 def _step_unexplained(spec: Spec) -> Finding:
     return Finding("unexplained", ("step",), "the update is not p - lr * gradient, though the gradients are right",
                    CAUSES["unexplained"].hint(HintContext(spec)))
+
+
+def _l2_gradient(t: Trial, name: str):
+    """The L2 term's part of a parameter's expected gradient in this run (0 where not regularized)."""
+    if not t.spec.regularized(name):
+        return 0.0
+    return 2 * t.spec.l2_coefficient(len(t.X)) * np.asarray(t.params[name], np.float64)
 
 
 def _right_in_float64(trials: list[Trial], failing: set[str], loss: bool = False) -> bool:
