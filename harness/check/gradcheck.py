@@ -50,7 +50,7 @@ def _relu_signs(spec: Spec, params, X):
     return [np.signbit(z) for z, act in zip(zs, spec.activation_records, strict=True) if act.kinked]
 
 
-def _central(spec, params, X, T, name, direction, signs):
+def _central(spec, params, X, T, name, direction, signs, loss_terms: float = 0.0):
     """Central difference of the loss along `direction` of parameter `name`, with a kink-safe
     step, and the round-off bound of that difference: about 8 eps (|L+| + |L-|) / 2h."""
     h = H0 * max(1.0, float(np.max(np.abs(params[name]))))
@@ -69,19 +69,28 @@ def _central(spec, params, X, T, name, direction, signs):
     # Round-off: about 8 eps (|L+| + |L-|) / 2h, twice that at h/2. Truncation: wherever halving
     # h at least halves it (3/4 of it goes in the O(h^2) regime), the fine difference's error is
     # at most the gap between the two.
-    return fine, 16 * _EPS * (abs(hp) + abs(hm)) / h + abs(coarse - fine)
+    # The loss's own round-off is eps times its sum of |terms| (loss_terms: where log(1 - p) or a
+    # cancellation makes it far larger than eps |L|), at least eps |L|.
+    terms = max(abs(hp), abs(hm), loss_terms)
+    return fine, 32 * _EPS * terms / h + abs(coarse - fine)
+
+
+def _loss_terms(spec: Spec, p, X, T) -> float:
+    with np.errstate(all="ignore"):
+        return float(model.error_magnitudes(spec, p, X, T)["loss"])
 
 
 def full(spec: Spec, params, X, T, grads) -> FDResult:
     p, X, T = _as64(params), np.asarray(X, np.float64), np.asarray(T, np.float64)
     signs = _relu_signs(spec, p, X)
+    terms = _loss_terms(spec, p, X, T)
     expected, noise, n = {}, {}, 0
     for name, value in p.items():
         fd, err = np.zeros_like(value), 0.0
         for idx in np.ndindex(value.shape):
             e = np.zeros_like(value)
             e[idx] = 1.0
-            fd[idx], r = _central(spec, p, X, T, name, e, signs)
+            fd[idx], r = _central(spec, p, X, T, name, e, signs, terms)
             err, n = max(err, r), n + 2
         expected[name], noise[name] = fd, err
     scales = {k: float(np.max(np.abs(v))) for k, v in expected.items()}
@@ -92,6 +101,7 @@ def directional(spec: Spec, params, X, T, grads, seed: int, per_tensor: int = DI
     rng = np.random.default_rng([seed, 7])
     p, X, T = _as64(params), np.asarray(X, np.float64), np.asarray(T, np.float64)
     signs = _relu_signs(spec, p, X)
+    terms = _loss_terms(spec, p, X, T)
     expected, actual, scales, noise, n = {}, {}, {}, {}, 0
     for name, value in p.items():
         g = np.asarray(grads[name], dtype=np.float64)
@@ -99,7 +109,7 @@ def directional(spec: Spec, params, X, T, grads, seed: int, per_tensor: int = DI
         for k in range(per_tensor):
             u = rng.standard_normal(value.shape)
             u /= np.linalg.norm(u)
-            fd[k], r = _central(spec, p, X, T, name, u, signs)
+            fd[k], r = _central(spec, p, X, T, name, u, signs, terms)
             an[k] = float(np.sum(g * u)) if g.shape == value.shape else np.nan
             err, n = max(err, r), n + 2
         expected[name], actual[name], noise[name] = fd, an, err
