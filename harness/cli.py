@@ -288,8 +288,9 @@ def cmd_list(args) -> int:
         reason = backend_registry.missing_reason(name)
         print(f"  {name:12} {info.description}" + (f"  [unavailable: {reason}]" if reason else ""))
     print("assignments (harness grade --assignment NAME):")
+    width = max(map(len, builtin_names()))
     for name in builtin_names():
-        print(f"  {name:12} {load(name).title}")
+        print(f"  {name:{width}} {load(name).title}")
     from .core.activations import ACTIVATIONS
     from .core.losses import LOSSES
     from .grade import isolation
