@@ -24,7 +24,7 @@ BUILTIN_DIR = Path(__file__).parent / "assignments"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
 # What each kind of call may return (besides values of the code's own, kept for later calls).
 RETURNS = {"forward": ("output", "loss"), "loss": ("loss",), "gradients": ("grads", "loss"), "update": ("model",),
-           "layer": ("out", "loss", "dx", "dw", "db")}
+           "layer": ("out", "loss", "dx", "dw", "db")}           # harness.drive.layers.ROLES
 INIT_VALUES = ("lr", "seed", "dtype", "l2", "sizes")   # and sizes.<i>
 CALL_ARGS = ("model", "X", "T", "lr", "rows", "pairs", "epochs", "output", "labels", "x", "t")   # x, t: with per_row
 DATA = ("rows", "columns")
@@ -427,9 +427,6 @@ class LayerAssignment:
                 for case in self.cases}
 
 
-LAYER_CALL_RETURNS = ("out", "loss", "dx", "dw", "db")
-
-
 def _parse_layers(data: dict, source: str) -> LayerAssignment:
     from ..core.layers import LayerError, kinds, role
     from .layers import LayerAdapter
@@ -459,10 +456,10 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
         maps = {k: _mapping(t.get(k, {}), f"{where}.{k}") for k in ("init", "set", "attrs")}
         inputs = {"x", "w", "b", "dout", "T", "labels", "inputs", "outputs"}
         bad = [v for k in ("init", "set") for _, v in maps[k] if v not in inputs] + \
-              [k for k, _ in maps["attrs"] if k not in LAYER_CALL_RETURNS]
+              [k for k, _ in maps["attrs"] if k not in RETURNS["layer"]]
         if bad:
             raise AssignmentError(f"{where}: {bad[0]!r}; init/set values: {', '.join(sorted(inputs))}; attrs keys: "
-                                  f"{', '.join(LAYER_CALL_RETURNS)}")
+                                  f"{', '.join(RETURNS['layer'])}")
         if (maps["init"] or maps["set"] or maps["attrs"]) and "factory" not in t:
             raise AssignmentError(f"{where}: init, set and attrs need a factory (the layer's class)")
         got = {n for c in calls for n in c.returned} | {k for k, _ in maps["attrs"]}

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .adapter import AdapterError, Call
+from .adapter import AdapterError, Call, _call
 from .runner import _assign, _resolve, _returned, numeric
 
 ROLES = ("out", "loss", "dx", "dw", "db")          # values a layer's calls return that the grader checks
-CHECKED = ("out", "loss", "dx", "dw", "db")
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,8 @@ class LayerAdapter:
 
     @staticmethod
     def from_json(data: dict) -> LayerAdapter:
-        call = _call
-        return LayerAdapter(**{**data, "forward": call(data["forward"]), "backward": call(data.get("backward")),
+        return LayerAdapter(**{**data, "forward": _call(data["forward"]), "backward": _call(data.get("backward")),
                                **{k: tuple(tuple(kv) for kv in data.get(k, ())) for k in ("init", "set", "attrs")}})
-
-
-def _call(data: dict | None) -> Call | None:
-    return None if data is None else Call(**{**data, "args": tuple(data["args"]),
-                                             "kwargs": tuple(tuple(kv) for kv in data.get("kwargs", ()))})
 
 
 def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -75,7 +68,7 @@ def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, i
         found.update({k: v for k, v in values.items() if k in ROLES})
     for name, path in layer.attrs:
         found[name] = _resolve(obj, path)
-    out = {k: numeric(v, f"layer {layer.name}: {k}") for k, v in found.items() if k in CHECKED}
+    out = {k: numeric(v, f"layer {layer.name}: {k}") for k, v in found.items() if k in ROLES}
     out["x_after"], out["dout_after"] = env["x"], env.get("dout", np.zeros(0))
     return out
 
