@@ -185,3 +185,46 @@ def test_the_tripwire_flags_for_staff(batch):
             flags = batch["by_name"][name]["staff_flags"]
             assert any(fragment in f for f in flags), f"{name}: {flags}"
     assert batch["by_name"]["classmate_0"]["staff_flags"] == []
+
+
+ORACLES = ("core/layer_math.py", "core/net.py", "core/losses.py", "core/activations.py")
+
+
+def test_no_answer_key_is_shipped_into_the_sandbox():
+    """The child's minimal runner holds records and plumbing only: no module that computes what a
+    layer or net must return, and none of its modules imports one when it loads."""
+    import ast
+    assert not set(ORACLES) & set(isolation.RUNNER_MODULES)
+    for module in isolation.RUNNER_MODULES:
+        tree = ast.parse((isolation.HARNESS_DIR / module).read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {(n.module or "") for n in top if isinstance(n, ast.ImportFrom)} | {a.name for n in top
+                                                                                   if isinstance(n, ast.Import)
+                                                                                   for a in n.names}
+        assert not {o.removesuffix(".py").split("/")[-1] for o in ORACLES} & {n.split(".")[-1] for n in names}, module
+
+
+LAYER_FORGERY = '''
+
+def affine_backward(dout, cache):           # no backprop: ask the grader's own answer key
+    x, w, b = cache
+    import numpy as np
+    from harness.core.layer_math import layer_expected
+    from harness.core.layers import LayerCase
+    case = LayerCase("affine", x.shape[0], int(np.prod(x.shape[1:])), w.shape[1], x_dims=tuple(x.shape[1:]))
+    e = layer_expected(case, {"x": x, "w": w, "b": b, "dout": dout})
+    return e["dx"], e["dw"], e["db"]
+'''
+
+
+@pytest.mark.skipif(not STRICT, reason="only the strict sandbox keeps the harness out of the submission's reach")
+def test_a_layer_submission_cannot_copy_the_answer_key(tmp_path):
+    from harness.drive.assignment import load
+    from harness.grade.batch import grade
+    solution = (Path(__file__).parent / "course_nets" / "cs231n_layers.py").read_text()
+    (tmp_path / "layers.py").write_text(solution + LAYER_FORGERY)
+    g = grade(str(tmp_path / "layers.py"), load("cs231n_layers"), sandbox_mode="strict")
+    stolen = [c for c in g.checks if c.id.short.startswith("affine.")]
+    assert stolen and not any(c.passed for c in stolen), g.problem
+    assert "No module named 'harness.core.layer_math'" in "\n".join(c.output for c in stolen)
+    assert any(c.passed for c in g.checks if c.id.short.startswith("relu")), "the rest is still graded"

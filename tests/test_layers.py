@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.core.layers import LayerCase, kinds, layer_expected, layer_inputs, role, validate
+from harness.core.layer_math import layer_expected, layer_inputs
+from harness.core.layers import LayerCase, kinds, role, validate
 from harness.drive.assignment import AssignmentError, load
 from harness.drive.problems import Verdict
 from harness.grade.batch import grade

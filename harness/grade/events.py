@@ -73,8 +73,8 @@ def observation_file(job: Job, run_id: str, partial: bool = False) -> str:
 
 # --- layer runs ----------------------------------------------------------------------------------
 def save_layer_inputs(path: Path, layer_runs: dict) -> None:
-    """Each layer run's inputs (harness.core.layers.layer_inputs), made by the grader."""
-    from ..core.layers import layer_inputs
+    """Each layer run's inputs (harness.core.layer_math.layer_inputs), made by the grader."""
+    from ..core.layer_math import layer_inputs
     np.savez(path, **{f"{i}.{k}": v for i, (_, case) in enumerate(layer_runs.values())
                       for k, v in layer_inputs(case).items()})
 

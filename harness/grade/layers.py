@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.compare import Context, compare
-from ..core.layers import LayerCase, layer_expected, layer_inputs, layer_magnitudes, role
+from ..core.layer_math import layer_expected, layer_inputs, layer_magnitudes
+from ..core.layers import LayerCase, role
 from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import LayerAssignment, LayerCaseDef
 from ..drive.problems import Problem, Verdict, grader_error
