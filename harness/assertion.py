@@ -2,6 +2,7 @@
 
     from harness.assertion import assert_backprop
     assert_backprop("my_net.py", style="relu_mse")                # code written in a known style
+    assert_backprop("my_net.py", assignment="cs231n_two_layer")   # ... or as an assignment calls it
     assert_backprop(my_adapter, spec="xor", against=("torch",))   # any code, described by an Adapter
 
 The code runs through the same adapter path as the reference nets and is compared with each
@@ -39,8 +40,14 @@ def resolve_adapter(code: Adapter | str, style: str | None) -> Adapter:
 
 def check_code(code: Adapter | str, spec: str | None = None, style: str | None = None,
                against=("torch", "keras"), dtype: str = "float64", seed: int = 0, fd: bool = True,
-               rtol: float | None = None, **overrides) -> Report:
-    """Rows comparing the code with each backend in `against`, and with finite differences."""
+               rtol: float | None = None, assignment: str | None = None, **overrides) -> Report:
+    """Rows comparing the code with each backend in `against`, and with finite differences. With
+    `assignment` (a built-in name or a .toml path; a .toml given as style= counts too), the file is
+    called as that assignment describes, on each of its visible cases (their own sizes and dtypes)."""
+    if assignment is None and style is not None and style.endswith(".toml"):
+        assignment, style = style, None
+    if assignment is not None:
+        return _check_assignment(code, assignment, spec, style, against, fd, rtol, overrides)
     adapter = resolve_adapter(code, style)
     base = get_spec(spec or style or adapter.name)
     s = base.replace(dtype=dtype, seed=seed, **overrides)
@@ -52,13 +59,25 @@ def check_code(code: Adapter | str, spec: str | None = None, style: str | None =
     return Report(tuple(r for r in rows if r.actual == SUBJECT), settings)
 
 
+def _check_assignment(code, assignment: str, spec, style, against, fd, rtol, overrides) -> Report:
+    from .check.submission import check_submission
+    from .drive.assignment import LayerAssignment, load
+    if not isinstance(code, str) or spec or style or overrides:
+        raise ValueError("with assignment=, give the code as a file path and no spec, style or overrides "
+                         "(the assignment's cases set them)")
+    loaded = load(assignment)
+    if isinstance(loaded, LayerAssignment):
+        raise ValueError(f"{loaded.name} checks single layers: use assert_graded (or harness grade)")
+    return check_submission(code, loaded, tuple(against), fd=fd, rtol=rtol)
+
+
 def assert_backprop(code: Adapter | str, spec: str | None = None, style: str | None = None,
                     against=("torch", "keras"), dtype: str = "float64", seed: int = 0, fd: bool = True,
-                    rtol: float | None = None, **overrides) -> Report:
+                    rtol: float | None = None, assignment: str | None = None, **overrides) -> Report:
     """Raise AssertionError (every mismatch, one format) unless the code matches; return the report.
     Raises BackendsUnavailable when no framework in `against` could run (nothing was compared)."""
     __tracebackhide__ = True
-    report = check_code(code, spec, style, against, dtype, seed, fd, rtol, **overrides)
+    report = check_code(code, spec, style, against, dtype, seed, fd, rtol, assignment, **overrides)
     if report.failed:   # finite differences alone can prove a bug, even with no framework
         raise AssertionError(f"backprop check failed (seed {seed}; re-run with the same seed to reproduce)\n"
                              + details(report))

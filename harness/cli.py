@@ -14,6 +14,7 @@ import sys
 import time
 
 from . import backends as backend_registry
+from . import progress
 from .core.optim import OPTIMIZERS
 from .core.spec import DTYPES, SPECS, SpecError, get_spec
 
@@ -81,11 +82,54 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other error of the CLI (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _output_file(path: str | None, what: str) -> None:
+    """A file to be written: its folder must exist and be writable, and it must not be a folder.
+    Checked before any work starts."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path} is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{what} {path}: " + (f"{folder} is not a folder" if os.path.exists(folder) else
+                                                f"no such folder {folder}"))
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{what} {path}: folder {folder} is not writable")
+
+
+def _output_folder(path: str | None, what: str) -> None:
+    """A folder to be written into (made if missing: its parent must exist)."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{what} {path} exists and is not a folder")
+    parent = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise UsageError(f"{what} {path}: {parent} is not a writable folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="harness", description="Prove hand-written numpy backprop right "
-                                "against PyTorch and Keras, from the same initial weights.")
-    sub = p.add_subparsers(dest="command", metavar="{check,grade,train,bench,list,env}")
-    c = sub.add_parser("check", help="run the equivalence matrix (default: every spec, backend pair and dtype)")
+    from . import __version__
+    p = _Parser(prog="harness", description="Prove hand-written numpy backprop right against PyTorch, Keras "
+                "and JAX, from the same initial weights; grade students' backprop in a sandbox.")
+    p.add_argument("--version", action="version", version=f"backprop-harness {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="{check,grade,train,bench,list,env}", parser_class=_Parser)
+    c = sub.add_parser("check", help="check your own file against the frameworks (FILE --assignment NAME), or run "
+                                     "the equivalence matrix of the reference nets",
+                       description="harness check FILE --assignment NAME|TOML: your file against every installed "
+                                   "framework and finite differences, on the assignment's visible cases. "
+                                   "harness check (no FILE): the reference nets' whole matrix. Exit 0 passed, "
+                                   "1 a mismatch, 2 a usage error or nothing conclusive compared.")
+    c.add_argument("file", nargs="?", metavar="FILE", help="your .py file or notebook (needs --assignment)")
+    c.add_argument("--assignment", "-a", metavar="NAME|TOML",
+                   help="how to call FILE: a built-in assignment (`harness list`) or an assignment .toml")
     c.add_argument("--spec", default=",".join(SPECS), help=f"comma-separated specs (default: all: {', '.join(SPECS)})")
     c.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
                    help=f"comma-separated backends, or all (default: {','.join(DEFAULT_BACKENDS)}); valid: "
@@ -151,9 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+MATRIX_ONLY = {"spec": ",".join(SPECS), "dtype": "all", "seed": 0, "batch": None, "sizes": None, "lr": None,
+               "optimizer": "sgd", "steps": 1, "loss": None, "activations": None, "l2": None, "l2_form": "lambda",
+               "l2_biases": False}
+
+
 def cmd_check(args) -> int:
-    from .check.matrix import CheckSettings, Report, check_spec
-    from .check.report import environment, render, write_json
+    _output_file(args.json, "--json")
+    if args.file or args.assignment:
+        return _check_file(args)
+    from .check.matrix import CheckSettings, check_spec
     from .core.tolerance import Tolerance, default_tolerance
 
     spec_names = _names(args.spec, list(SPECS), "spec")
@@ -172,32 +223,130 @@ def cmd_check(args) -> int:
         # one backend still gets its finite-difference row, but say what is missing
         print(f"note: only one backend ({backend_names[0]}): no pair to compare, finite differences only",
               file=sys.stderr)
-    specs = []
-    for name in spec_names:
-        for dtype in dtypes:
-            specs.append(get_spec(name).replace(dtype=dtype, seed=args.seed, batch=args.batch, lr=args.lr,
-                                                sizes=args.sizes, optimizer=optimizer[0], steps=args.steps,
-                                                loss=args.loss, l2=args.l2, l2_form=args.l2_form,
-                                                l2_biases=args.l2_biases or None,
-                                                activations=tuple(args.activations.split(",")) if args.activations
-                                                else None))
+    specs = [get_spec(name).replace(dtype=dtype, seed=args.seed, batch=args.batch, lr=args.lr, sizes=args.sizes,
+                                    optimizer=optimizer[0], steps=args.steps, loss=args.loss, l2=args.l2,
+                                    l2_form=args.l2_form, l2_biases=args.l2_biases or None,
+                                    activations=tuple(args.activations.split(",")) if args.activations else None)
+             for name in spec_names for dtype in dtypes]
     if all(backend_registry.missing_reason(n) for n in backend_names):
         reasons = "; ".join(f"{n}: {backend_registry.missing_reason(n)}" for n in backend_names)
         raise OSError(f"none of the backends can run here ({reasons})")
-    start = time.perf_counter()
-    rows = []
-    for spec in specs:
-        tol = Tolerance(args.rtol) if args.rtol else default_tolerance(spec.dtype)
-        rows.extend(check_spec(spec, backend_names, tol, fd=not args.no_fd))
-    seconds = time.perf_counter() - start
+    _import_backends(backend_names)
     settings = CheckSettings(tuple(backend_names), tuple(dtypes), args.seed, tuple(spec_names), optimizer[0],
-                             args.steps, args.batch, args.lr, args.rtol, environment=environment(backend_names))
+                             args.steps, args.batch, args.lr, args.rtol)
+    tasks = [(f"{spec.name} {spec.dtype}", spec, lambda spec=spec: check_spec(
+        spec, backend_names, Tolerance(args.rtol) if args.rtol else default_tolerance(spec.dtype), fd=not args.no_fd))
+        for spec in specs]
+    pairs = [f"{a}~{b}" for i, a in enumerate(backend_names) for b in backend_names[i + 1:]] + \
+        ([] if args.no_fd else [f"fd~{n}" for n in backend_names])
+    return _stream_check(tasks, pairs, settings, args, "net")
+
+
+def _check_file(args) -> int:
+    """harness check FILE --assignment A: the student's own file against the frameworks."""
+    from .check.submission import (
+        FRAMEWORKS,
+        SubmissionError,
+        installed_frameworks,
+        iter_submission,
+        submission_settings,
+        visible_cases,
+    )
+    from .drive.assignment import AssignmentError, LayerAssignment, load
+    if not (args.file and args.assignment):
+        raise UsageError("give both the file and --assignment NAME|TOML (built-in names: harness list)"
+                         if args.file else "--assignment checks a FILE: harness check my_net.py --assignment NAME")
+    given = [f"--{k.replace('_', '-')}" for k, v in MATRIX_ONLY.items() if getattr(args, k) != v]
+    if given:
+        raise UsageError(f"{', '.join(given)}: the assignment's cases set these; drop them (or run harness check "
+                         "without FILE for the reference nets)")
+    _submission_path(args.file)
+    try:
+        assignment = load(args.assignment)
+    except AssignmentError as exc:
+        raise UsageError(str(exc)) from None
+    if isinstance(assignment, LayerAssignment):
+        raise UsageError(f"{assignment.name} checks single layers against their exact math: run harness grade "
+                         f"{args.file} --assignment {args.assignment} (it prints every layer's checks)")
+    against = installed_frameworks() if args.backends == ",".join(DEFAULT_BACKENDS) else \
+        tuple(_names(args.backends, list(FRAMEWORKS), "framework"))
+    if not against:
+        print(f"note: no framework installed ({', '.join(FRAMEWORKS)}): finite differences only; "
+              "pip install 'backprop-harness[torch]' to compare with torch", file=sys.stderr)
+    if not visible_cases(assignment):
+        raise UsageError(f"{assignment.name} has no visible case to check (its cases are for the grader only)")
+    hidden = len(assignment.cases) - len(visible_cases(assignment))
+    if hidden:
+        print(f"note: {hidden} hidden case(s) of {assignment.name} are run by the grader only", file=sys.stderr)
+    _import_backends(against)
+    cases = {c.name: c.spec.replace(name=c.name) for c in visible_cases(assignment)}
+    runs = iter_submission(args.file, assignment, against, fd=not args.no_fd, rtol=args.rtol)
+    tasks = [(name, spec, lambda: next(runs)[1]) for name, spec in cases.items()]
+    pairs = [f"{n}~yours" for n in against] + ([] if args.no_fd else ["fd~yours"])
+    settings = submission_settings(args.file, assignment, against, args.rtol)
+    try:
+        return _stream_check(tasks, pairs, settings, args, "case")
+    except SubmissionError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    finally:
+        runs.close()
+
+
+def _import_backends(names) -> None:
+    """Import the frameworks first (seconds each), saying so on a terminal."""
+    todo = [n for n in names if not backend_registry.missing_reason(n) and not backend_registry.loaded(n)]
+    bar = progress.bar(len(todo), "importing", "framework")
+    for name in todo:
+        bar.set_description(f"importing {name}")
+        try:
+            backend_registry.load(name)
+        except backend_registry.BackendUnavailable:
+            pass                    # its rows say SKIP, with the reason
+        bar.update()
+    bar.close()
+
+
+def _stream_check(tasks, pairs, settings, args, unit: str) -> int:
+    """Run each task (a net, or a case of an assignment), printing its rows as they come; the
+    mismatches and the summary at the end. Ctrl-C keeps what is done: printed, in --json
+    ("complete": false), exit 130."""
+    import dataclasses
+
+    from .check.matrix import Report
+    from .check.report import HEAD, ending, environment, header, planned_widths, row_line, table_line, write_json
+    settings = dataclasses.replace(settings, environment=environment(settings.backends))
+    widths = planned_widths([spec for _, spec, _ in tasks], pairs)
+    print(header(settings, args.verbose) + "\n\n" + table_line(HEAD, widths), flush=True)
+    rows, start, interrupted = [], time.perf_counter(), ""
+    bar = progress.bar(len(tasks), "checking", unit)
+    try:
+        for label, _, task in tasks:
+            bar.set_description(label)
+            found = task()
+            rows.extend(found)
+            for row in found:
+                progress.say(row_line(row, widths))
+            bar.update()
+    except KeyboardInterrupt:
+        interrupted = f"INTERRUPTED after {len({r.spec for r in rows})} of {len(tasks)} {unit}s:"
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
     report = Report(tuple(rows), settings)
-    print(render(report, seconds, args.verbose))
+    print(ending(report, seconds, args.verbose, interrupted))
     if args.json:
-        write_json(report, args.json, seconds)
-        print(f"results written to {args.json}")
-    return report.exit_code
+        write_json(report, args.json, seconds, complete=not interrupted)
+        print(f"results written to {args.json}" + (" (incomplete)" if interrupted else ""))
+    return 130 if interrupted else report.exit_code
+
+
+def _submission_path(path: str) -> None:
+    """A file given on the command line must exist and be Python or a notebook: else a usage error."""
+    if not os.path.exists(path):
+        raise UsageError(f"no such file: {path}")
+    if os.path.isfile(path) and not path.endswith((".py", ".ipynb")):
+        raise UsageError(f"{path} is not a .py file or a notebook (.ipynb)")
 
 
 def cmd_grade(args) -> int:
@@ -207,6 +356,9 @@ def cmd_grade(args) -> int:
     from .grade.batch import find_submissions, grade_many, student_folders
     from .grade.report import gradescope, line, render, to_dict, write_json_atomic
 
+    for path in args.submissions:
+        _submission_path(path)
+    _output_file(args.json, "--json")
     try:
         assignment = load(args.assignment)
     except AssignmentError as exc:
@@ -215,6 +367,9 @@ def cmd_grade(args) -> int:
     if not submissions:
         raise UsageError(f"no submissions found in {', '.join(args.submissions)} (looked for .py files)")
     single = len(submissions) == 1
+    if args.gradescope and single and os.path.isdir(args.gradescope):
+        args.gradescope = os.path.join(args.gradescope, "results.json")     # a folder: Gradescope's file name in it
+    (_output_file if single else _output_folder)(args.gradescope, "--gradescope")
     if args.gradescope and not single:
         os.makedirs(args.gradescope, exist_ok=True)
     graded, start, tty = [], time.perf_counter(), sys.stderr.isatty()
@@ -311,6 +466,7 @@ def cmd_train(args) -> int:
 
     from .train import datasets
     from .train import lockstep as train
+    _output_folder(args.out, "--out")
     backend_names = _names(args.backends, list(train.TRAINABLE), "trainable backend")
     if backend_names[0] != "numpy":
         raise UsageError("the numpy reference comes first in --backends (divergence is measured from it)")
@@ -378,6 +534,7 @@ def cmd_env(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    _output_file(args.json, "--json")
     from .bench import run_bench
     return run_bench(json_path=args.json, repeat=args.repeat)
 

@@ -47,7 +47,8 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def backprop_check(request):
-    """Call with (path_or_adapter, style=..., spec=..., **overrides); fails with every mismatch."""
+    """Call with (path_or_adapter, style=..., spec=..., **overrides), or (path, assignment=NAME|TOML);
+    fails with every mismatch."""
     opts = request.config.option
     against = tuple(opts.backprop_backends)
 

@@ -114,3 +114,14 @@ def test_a_case_whose_lr_hides_gradients_in_round_off_is_refused_when_it_loads(t
     (tmp_path / "a.toml").write_text(text + '\n[[cases]]\nname = "tiny lr"\ndtype = "float32"\nlr = 1e-9\n')
     with pytest.raises(AssignmentError, match="case 'tiny lr': the code only updates in place, and lr 1e-09 too small"):
         load(str(tmp_path / "a.toml"))
+
+
+def test_a_case_whose_gradients_underflow_is_refused_when_it_loads(tmp_path):
+    """xor's sigmoid units with weights x1000 saturate: their slopes, hence every gradient, are
+    below float64's smallest normal number, where frameworks that flush denormals give 0 and others
+    a subnormal. Such a case could only be INCONCLUSIVE."""
+    text = (BUILTIN_DIR / "xor.toml").read_text()
+    (tmp_path / "a.toml").write_text(text + '\n[[cases]]\nname = "saturated"\nsizes = [4, 11, 1]\nbatch = 10\n'
+                                            'seed = 1615869692\ninit_scale = 1000\n')
+    with pytest.raises(AssignmentError, match="case 'saturated': the gradients are within what underflow in float64"):
+        load(str(tmp_path / "a.toml"))

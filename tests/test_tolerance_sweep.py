@@ -5,6 +5,8 @@ installed backend. No row may FAIL or ERROR; where a comparison cannot tell righ
 (saturated probabilities, gradients lost in an update's round-off, finite differences that
 cannot resolve a sharp loss) the row is INCONCLUSIVE with its reason, never PASS.
 benchmarks/tolerance_sweep.py runs the same sweep at any length (2,000 configurations: README)."""
+import warnings
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,6 +58,20 @@ def test_saturated_probabilities_are_inconclusive_not_passed(require_backend):
     assert "output probabilities saturate" in rows[0].cells["gradients"].reason
 
 
+@pytest.mark.parametrize("loss,activations,dtype", [("ce_probs_mean_batch", ("tanh", "softmax"), "float32"),
+                                                     ("bce_mean_batch", ("tanh", "sigmoid"), "float32"),
+                                                     ("bce_mean_batch", ("relu", "sigmoid"), "float64")])
+def test_saturation_raises_no_numpy_warning(loss, activations, dtype):
+    """Probabilities of exactly 0 or 1 make the loss infinite in float64 itself: the spec math
+    says so through the INCONCLUSIVE row, not through numpy's RuntimeWarnings."""
+    spec = get_spec("relu_mse").replace(loss=loss, activations=activations, sizes=(10, 12, 9), batch=8,
+                                        init_scale=1000.0, dtype=dtype, steps=2, optimizer="nesterov")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        rows = check_spec(spec, ["numpy"])
+    assert rows and all(r.status is not Status.FAIL for r in rows), explain(rows, spec.seed)
+
+
 @pytest.mark.parametrize("args", [
     ("sigmoid_mse", (6, 11, 4), 15, 779077, 0.02591, "adam", 3),      # Adam: numpy~framework failed by 1.1-6.6x
     ("linear_221", (4, 9, 1), 13, 127471, 0.545, "momentum", 2),      # parameters growing 100x over the steps
@@ -68,3 +84,29 @@ def test_the_false_alarms_the_issue_found_are_gone(args, require_backend):
                                       dtype=dtype)
         rows = check_spec(spec, INSTALLED)
         assert all(r.status in (Status.PASS, Status.GAP) for r in rows), explain(rows, seed)
+
+
+def test_a_delta_overflowing_behind_a_dead_relu_is_inconclusive(require_backend):
+    """Found by the long sweep: float32, weights x1000, lr 0.45, 3 SGD steps. By the third step
+    every ReLU is dead and the parameters are finite (~1e24), but the delta before the ReLU's zero
+    slope is 3e40: inf in float32, and inf * 0 is NaN in numpy and Keras, while torch and jax mask
+    it. Which one a framework gives is arbitrary: INCONCLUSIVE, not a FAIL between correct code."""
+    require_backend("torch")
+    spec = get_spec("relu_mse").replace(sizes=(5, 6, 4), batch=3, dtype="float32", seed=967836827, optimizer="sgd",
+                                        steps=3, lr=0.4492893636088136, init_scale=1000.0)
+    rows = check_spec(spec, INSTALLED)
+    assert not [r for r in rows if r.status is Status.FAIL], explain(rows, spec.seed)
+    assert any(r.cells["step"].status is Status.INCONCLUSIVE and "beyond float32's range" in r.cells["step"].reason
+               for r in rows)
+
+
+def test_gradients_below_the_dtypes_range_are_inconclusive(require_backend):
+    """Found by the long sweep: xor with weights x1000 saturates every sigmoid, and the gradients
+    (~1e-304) lie where denormals are flushed by some frameworks and kept by others: torch and
+    Keras differed by 100% of such an entry. They are INCONCLUSIVE with the reason, never FAIL."""
+    require_backend("torch")
+    spec = get_spec("xor").replace(sizes=(4, 11, 1), batch=10, dtype="float64", seed=1615869692, optimizer="momentum",
+                                   steps=3, lr=0.01578110095365807, init_scale=1000.0)
+    rows = check_spec(spec, INSTALLED)
+    assert not [r for r in rows if r.status is Status.FAIL], explain(rows, spec.seed)
+    assert any("underflow in float64" in (r.cells["gradients"].reason or "") for r in rows)

@@ -25,6 +25,7 @@ from ..core.tolerance import (
     default_tolerance,
     gradient_tolerance,
     recovery_blindness,
+    underflow_blindness,
 )
 from ..drive.problems import describe
 from . import gradcheck
@@ -196,26 +197,46 @@ def steps_overflow(spec: Spec, mags: dict) -> str:
     top = float(np.finfo(spec.dtype).max)
     if traj is None or traj["largest"] < top / 1e3:
         return ""
-    return (f"the steps diverge beyond {spec.dtype}'s range (|p| reaches {traj['largest']:.2g}): where each framework "
+    return (f"the steps diverge beyond {spec.dtype}'s range (values reach {traj['largest']:.2g}): where each framework "
             "reaches inf or NaN cannot be compared; use a smaller lr")
 
 
 def blind_spots(spec: Spec, params, mags: dict, *runs: Run) -> dict[str, str]:
     """Stages a PASS would mean nothing in: gradients recovered from an update at an lr so small
-    that the update's round-off swamps them (harness.core.tolerance.recovery_blindness)."""
+    that the update's round-off swamps them (harness.core.tolerance.recovery_blindness), or
+    gradients so small that underflow can change them (underflow_blindness)."""
     worst = sum(recovery_blindness(spec, params, mags, r.updates_summed) for r in runs if r.grads_from_update)
-    if worst <= BLIND_FRACTION:
-        return {}
-    why = blindness_reason(spec, worst)
-    return {"gradients": why, "step": why}
+    if worst > BLIND_FRACTION:
+        why = blindness_reason(spec, worst)
+        return {"gradients": why, "step": why}
+    underflow = underflow_blindness(spec, params, mags)
+    return {"gradients": underflow} if underflow else {}
 
 
 def _cell(c: Comparison) -> Cell:
     return Cell(Status.PASS if c.passed else Status.FAIL, c.worst, c.allowed)
 
 
-def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool = True, runners=None) -> list[Row]:
-    """All rows for one spec (at one dtype): every backend pair, then each backend against fd."""
+def _with_log_eps(spec: Spec, eps: float, comps: dict, a: tuple, b: tuple, runners, tol, mags, X, T):
+    """The loss stage again, the framework's loss replaced by the loss written with log(p + eps) in
+    float64: where the code under test matches that form, its loss passes, with a note."""
+    (fw_name, fw_run), (code_name, code_run) = (a, b) if b[0] in runners else (b, a)
+    variant = net.loss_with_log_eps(spec, fw_run.loaded, X, T, eps)
+    loss = compare_runs(spec, fw_name, dataclasses.replace(fw_run, loss=np.asarray(variant)), code_name, code_run, tol,
+                        mags, stages=("loss",))["loss"]
+    if not loss.passed:
+        return comps, []
+    exact = net.loss_with_log_eps(spec, fw_run.loaded, X, T, 0.0)
+    effect = abs(variant - exact) / max(abs(exact), 1e-300)
+    return dict(comps, loss=loss), [f"{code_name}: the loss is written with log(p + {eps:g}), which this assignment "
+                                    f"accepts (it moves the loss by {effect:.2g} relative)"]
+
+
+def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool = True, runners=None,
+               log_eps: float = 0.0) -> list[Row]:
+    """All rows for one spec (at one dtype): every backend pair, then each backend against fd.
+    `runners`: code under test by name (instead of a registered backend); log_eps: its loss may be
+    written with log(p + log_eps), as an assignment accepts (said in a note)."""
     tol = tol or default_tolerance(spec.dtype)
     params = init_params(spec)
     X, T = make_batch(spec)
@@ -236,11 +257,14 @@ def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool
                             tuple(m for o in bad for m in o.mismatches), (reason,)))
             continue
         comps = compare_runs(spec, a, oa.run, b, ob.run, tol, mags)
+        notes = [f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes]
+        if log_eps and not comps["loss"].passed and (a in (runners or {})) != (b in (runners or {})):
+            comps, accepted = _with_log_eps(spec, log_eps, comps, (a, oa.run), (b, ob.run), runners, tol, mags, X, T)
+            notes += accepted
         cells = {s: _cell(c) for s, c in comps.items()}
         blind = blind_spots(spec, params, mags, oa.run, ob.run)
         cells.update({stage: Cell(Status.INCONCLUSIVE, reason=why) for stage, why in blind.items()
                       if cells[stage].status is Status.PASS})
-        notes = [f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes]
         gap = convention_gap(spec.optimizer, oa.run, ob.run)
         if gap and not comps["step"].passed:       # by design, not a bug: report its size
             c = comps["step"]

@@ -35,44 +35,78 @@ def environment(backend_names, load: bool = False) -> dict:
             continue
         try:
             mod = backend_registry.load(name)
-            env["backends"][name] = {**mod.versions(), **mod.settings()}
+            env["backends"][name] = {"versions": mod.versions(), "settings": mod.settings()}
         except Exception as exc:          # noqa: BLE001 - a framework that fails to import is a fact to report
             env["backends"][name] = f"not available ({exc})"
     return env
 
 
-def header(settings: CheckSettings) -> str:
+def header(settings: CheckSettings, verbose: bool = False) -> str:
+    """Two short lines: versions of what ran, then what the check used. Each framework's numeric
+    settings (threads, TF32, matmul precision, ...) follow with verbose, and are always in the JSON."""
     env = settings.environment or environment(settings.backends)
     parts = [f"backprop-harness {env['harness']}", f"python {env['python']}", f"numpy {env['numpy']}"]
+    more = []
     for name in settings.backends:
         info = env["backends"].get(name)
         if isinstance(info, dict):
-            extra = ", ".join(f"{k} {v}" for k, v in info.items() if k != "numpy")
-            parts.append(f"{name}: {extra}" if extra else f"{name}: reference_impls")
-        else:
-            parts.append(f"{name}: {info}")
+            versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if k != "numpy")
+            if versions:
+                parts.append(versions)
+            if info["settings"]:
+                more.append(f"{name}: " + ", ".join(f"{k} {v}" for k, v in info["settings"].items()))
+        elif name not in ("numpy", "yours"):
+            parts.append(f"{name} {info}")
     rt = env["rtol"]
     numerics = [f"dtype {','.join(settings.dtypes)}", f"seed {settings.seed}",
-                f"optimizer {settings.optimizer} x{settings.steps}",
-                f"batch {settings.batch or 'spec default'}", f"cpus {env['cpu_count']}",
-                f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}", f"TF_ENABLE_ONEDNN_OPTS={env['TF_ENABLE_ONEDNN_OPTS']}",
+                f"optimizer {settings.optimizer} x{settings.steps}", f"batch {settings.batch or 'spec default'}",
                 f"rtol float64 {rt['float64']:.1e}, float32 {rt['float32']:.1e}, fd {rt['fd']:.0e}"]
-    return " | ".join(parts) + "\n" + " | ".join(numerics)
+    lines = [" | ".join(parts), " | ".join(numerics)]
+    if verbose:
+        lines += [f"cpus {env['cpu_count']} | OMP_NUM_THREADS={env['OMP_NUM_THREADS']} | "
+                  f"TF_ENABLE_ONEDNN_OPTS={env['TF_ENABLE_ONEDNN_OPTS']}", *more]
+    return "\n".join(lines)
 
 
 def _row_label(row: Row) -> str:
     return f"{row.expected}~{row.actual}"
 
 
+HEAD = ("spec", "sizes", "dtype", "pair") + STAGES
+
+
+def _row_values(row: Row) -> tuple[str, ...]:
+    return (row.spec.name, "-".join(map(str, row.spec.sizes)), row.spec.dtype, _row_label(row)) + \
+        tuple(row.cells[s].text() for s in STAGES)
+
+
+CELL_WIDTH = len("PASS 1.0e-16/7.1e-15")
+
+
+def column_widths(rows) -> tuple[int, ...]:
+    """Each column as wide as its widest entry (the heading included)."""
+    return tuple(max([len(h), *(len(v[i]) for v in map(_row_values, rows))]) for i, h in enumerate(HEAD))
+
+
+def planned_widths(specs, pairs) -> tuple[int, ...]:
+    """Column widths known before any row exists (a streamed table): from the specs and pairs
+    that will run, and the usual width of a cell."""
+    return (max(len("spec"), *(len(s.name) for s in specs)), max(len("sizes"), *(len("-".join(map(str, s.sizes)))
+                                                                                for s in specs)),
+            len("float64"), max(len("pair"), *map(len, pairs))) + (CELL_WIDTH,) * len(STAGES)
+
+
+def row_line(row: Row, widths) -> str:
+    return table_line(_row_values(row), widths)
+
+
+def table_line(values, widths) -> str:
+    return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+
 def table(report: Report) -> str:
-    widths = (12, 10, 8, 14) + (18,) * len(STAGES)
-    head = ("spec", "sizes", "dtype", "pair") + STAGES
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
-    for row in report.rows:
-        vals = (row.spec.name, "-".join(map(str, row.spec.sizes)), row.spec.dtype, _row_label(row)) + \
-               tuple(row.cells[s].text() for s in STAGES)
-        lines.append("  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    widths = column_widths(report.rows)
+    return "\n".join([table_line(HEAD, widths), *(table_line(_row_values(r), widths) for r in report.rows)])
 
 
 def details(report: Report, verbose: bool = False) -> str:
@@ -106,15 +140,17 @@ def summary(report: Report, seconds: float | None = None) -> str:
 
 
 def render(report: Report, seconds: float | None = None, verbose: bool = False) -> str:
-    parts = [header(report.settings), "", table(report)]
+    return "\n".join([header(report.settings, verbose), "", table(report), ending(report, seconds, verbose)])
+
+
+def ending(report: Report, seconds: float | None = None, verbose: bool = False, interrupted: str = "") -> str:
+    """What follows the table: every mismatch and reason, then the one-line summary."""
     det = details(report, verbose)
-    if det:
-        parts += ["", det]
-    parts += ["", summary(report, seconds)]
-    return "\n".join(parts)
+    return "\n".join(([""] + [det] if det else []) + ["", (interrupted + " " if interrupted else "")
+                                                         + summary(report, seconds)])
 
 
-def to_json(report: Report, seconds: float | None = None) -> dict:
+def to_json(report: Report, seconds: float | None = None, complete: bool = True) -> dict:
     rows = []
     for row in report.rows:
         rows.append({
@@ -128,9 +164,9 @@ def to_json(report: Report, seconds: float | None = None) -> dict:
             "notes": list(row.notes),
         })
     return {"settings": dataclasses.asdict(report.settings), "rows": rows, "passed": not report.failed,
-            "summary": summary(report, seconds), "seconds": seconds}
+            "summary": summary(report, seconds), "seconds": seconds, "complete": complete}
 
 
-def write_json(report: Report, path: str, seconds: float | None = None) -> None:
+def write_json(report: Report, path: str, seconds: float | None = None, complete: bool = True) -> None:
     with open(path, "w") as fh:
-        json.dump(to_json(report, seconds), fh, indent=2, default=str)
+        json.dump(to_json(report, seconds, complete), fh, indent=2, default=str)

@@ -30,7 +30,9 @@ def loss(spec: Spec, output, T, params=None) -> float:
     """The spec's loss of an output; with an L2 term, `params` (the weights it is taken of) are needed."""
     if spec.l2 and params is None:
         raise ValueError(f"{spec.label()}: the loss has an L2 term: pass the parameters")
-    return spec.loss_record.value(output, T) + (l2_term(spec, params, len(output)) if spec.l2 else 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):   # a probability of exactly 0 or 1: the loss is
+        value = spec.loss_record.value(output, T)           # infinite, and the checks say what that means
+    return value + (l2_term(spec, params, len(output)) if spec.l2 else 0.0)
 
 
 def l2_term(spec: Spec, params, n: int, factor: float = 1.0, biases: bool | None = None) -> float:
@@ -40,6 +42,13 @@ def l2_term(spec: Spec, params, n: int, factor: float = 1.0, biases: bool | None
     names = [k for k in spec.param_names if k.startswith("W") or biases]
     return factor * spec.l2_coefficient(n) * sum(float(np.sum(np.square(np.asarray(params[k], np.float64))))
                                                   for k in names)
+
+
+def loss_with_log_eps(spec: Spec, params, X, T, eps: float) -> float:
+    """The loss as code written with log(p + eps) computes it, in float64 (an assignment may accept
+    that form of the textbooks: its gradients stay those of the exact loss)."""
+    p, X, T = _as64(params, X, T)
+    return spec.loss_record.with_log_eps(forward(spec, p, X), T, eps) + (l2_term(spec, p, len(X)) if spec.l2 else 0.0)
 
 
 def loss_of_params(spec: Spec, params, X, T) -> float:
@@ -122,10 +131,14 @@ def _wrong_slope(act, kind: str, z, a):
     return act.slope(z, a)
 
 
-def _backward(spec: Spec, d, inputs, slopes, weights, stale_lr=None):
-    """Deltas down the layers: d (dL/d output of the last layer, before its slope) -> grads."""
+def _backward(spec: Spec, d, inputs, slopes, weights, stale_lr=None, reached: list | None = None):
+    """Deltas down the layers: d (dL/d output of the last layer, before its slope) -> grads.
+    `reached` collects each delta's largest entry before its slope (magnitudes: what a float
+    computes there, even where a zero slope masks it afterwards)."""
     grads = {}
     for i in range(spec.n_layers, 0, -1):
+        if reached is not None:
+            reached.append(float(np.max(np.abs(d))))
         d = d * slopes[i - 1]
         grads[f"W{i}"], grads[f"b{i}"] = inputs[i - 1].T @ d, d.sum(axis=0)
         W = weights[i - 1]
@@ -189,7 +202,9 @@ def error_magnitudes(spec: Spec, params, X, T) -> dict:
     (|a| |W| + |b| through each slope) and the loss (how far round-off in the output can move
     it). Round-off in any correct computation is bounded by a small multiple of eps times
     this, also where terms cancel to a tiny result, so tolerances scale by it (componentwise
-    error analysis, as for a dot product). Keys: W1, b1, ..., "output", "loss"."""
+    error analysis, as for a dot product). Keys: W1, b1, ..., "output", "loss";
+    "reached": the largest |terms| of any pre-activation or delta (a float, for overflow);
+    "underflow": the absolute error values below the dtype's range can bring (underflow_floor)."""
     p, X, T = _as64(params, X, T)
     out, zs = forward(spec, p, X, keep_preactivations=True)
     n, k = out.shape
@@ -207,15 +222,31 @@ def error_magnitudes(spec: Spec, params, X, T) -> dict:
     coefficient = lossrec.coefficient(n, k)
     moved_by = z_mags[-1] if _slope_folded(spec, spec.n_layers) else a_mags[-1]
     d = (lossrec.residual_terms(out, T) + lossrec.residual_sensitivity(out, T) * moved_by) * coefficient
-    mags = _add_l2(spec, _backward(spec, d, a_mags[:-1], slopes, [np.abs(p[f"W{i}"]) for i in range(1, spec.n_layers + 1)]),
-                   {k: np.abs(v) for k, v in p.items()}, n, None)
-    a = a_mags[-1]
-    mags["output"] = a
-    rounding = lossrec.rounding_sensitivity(out, T) if lossrec.rounding_sensitivity is not None else 0.0
-    mags["loss"] = (abs(lossrec.value(out, T))
-                    + float(np.sum(np.abs(lossrec.residual(out, T)) * moved_by + rounding)) * coefficient
-                    + (l2_term(spec, p, n) if spec.l2 else 0.0))
+    reached = [float(np.max(z)) for z in z_mags]
+    mags = _add_l2(spec, _backward(spec, d, a_mags[:-1], slopes, [np.abs(p[f"W{i}"]) for i in range(1, spec.n_layers + 1)],
+                                   reached=reached), {k: np.abs(v) for k, v in p.items()}, n, None)
+    mags["output"] = a_mags[-1]
+    mags["reached"] = max(reached)      # the largest intermediate: every z, every delta before its slope
+    mags["underflow"] = underflow_floor(spec, p, a_mags)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):   # saturated probabilities: the
+        # loss is infinite in float64 itself, so is its magnitude (the check says INCONCLUSIVE, not why numpy warned)
+        rounding = lossrec.rounding_sensitivity(out, T) if lossrec.rounding_sensitivity is not None else 0.0
+        mags["loss"] = (abs(lossrec.value(out, T))
+                        + float(np.sum(np.abs(lossrec.residual(out, T)) * moved_by + rounding)) * coefficient
+                        + (l2_term(spec, p, n) if spec.l2 else 0.0))
     return mags
+
+
+def underflow_floor(spec: Spec, p: dict, a_mags: list) -> float:
+    """The absolute error a gradient entry can carry from values that underflow: any intermediate
+    below the dtype's smallest normal number (tiny) may be rounded to a subnormal or, on
+    frameworks that flush denormals (XLA, oneDNN), to zero: an error of up to tiny, which the
+    rest of backprop multiplies by at most each weight matrix's largest row or column sum, the
+    largest activation and the batch size (summed over rows)."""
+    tiny = float(np.finfo(spec.dtype).tiny)
+    through = np.prod([max(1.0, float(np.max(np.abs(p[f"W{i}"]).sum(axis=0))), float(np.max(np.abs(p[f"W{i}"]).sum(axis=1))))
+                       for i in range(1, spec.n_layers + 1)])
+    return tiny * len(a_mags[0]) * max(1.0, max(float(np.max(a, initial=0.0)) for a in a_mags)) * float(through)
 
 
 def spec_run(spec: Spec, params, X, T, backend: str = "spec math"):
@@ -228,12 +259,18 @@ def spec_run(spec: Spec, params, X, T, backend: str = "spec math"):
                stepped={k: p[k] - spec.lr * g[k] for k in p})
 
 
+def _largest(arrays: dict) -> float:
+    return max(float(np.max(np.abs(v))) for v in arrays.values())
+
+
 def trajectory(spec: Spec, params, X, T) -> dict:
     """The spec's own K optimizer steps in float64 (torch's convention). "steps": per step t =
     0..K-1 and parameter, (|p_t|, |g_t|, the sum of |terms| of g_t); "amplification": how much
     the steps magnify a difference in the parameters (the largest growth, over the steps, of a
     tiny seeded perturbation of p_0: above 1 where a large lr makes the trajectory unstable);
-    "largest": the largest |p_t| reached. K-step allowances are derived from these."""
+    "largest": the largest value the steps compute (|p_t|, and the |terms| of each step's
+    pre-activations, deltas, output and gradients: a float32 delta can overflow to inf, and inf
+    times a ReLU's zero slope is NaN, while every parameter is finite). K-step allowances are derived from these."""
     from .optim import Optimizer
     p, X, T = _as64(params, X, T)
     rng = np.random.default_rng([spec.seed, 11])
@@ -249,5 +286,5 @@ def trajectory(spec: Spec, params, X, T) -> dict:
             p, q = opt.step(p, g), opt_q.step(q, backprop(spec, q, X, T))
             gap = max(float(np.max(np.abs(q[k] - p[k]))) for k in p)
             growth = max(growth, gap / size0) if np.isfinite(gap) else float("inf")
-            largest = max(largest, max(float(np.max(np.abs(v))) for v in p.values()))
+            largest = max(largest, _largest(p), _largest({k: v for k, v in mags.items() if k != "loss"}))
     return {"steps": steps, "amplification": growth, "largest": largest}

@@ -53,8 +53,10 @@ def gradient_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run, dire
                     for r in runs if r.grads_from_update)
         if directional_sizes:               # <e, u> for unit u is at most ||e||_2 <= sqrt(n) max|e|
             extra *= np.sqrt(directional_sizes[name])
-        tol[name] = Tolerance(base.rel, base.extra_abs + extra, base.scale,
-                              "+ round-off of a gradient recovered from an update" if extra else base.why,
+        floor = mags.get("underflow", 0.0)
+        why = "; ".join(w for w in (base.why, "+ round-off of a gradient recovered from an update" if extra else "",
+                                    f"+ {floor:.2g} for values below {spec.dtype}'s range" if floor else "") if w)
+        tol[name] = Tolerance(base.rel, base.extra_abs + extra + floor, base.scale, why,
                               None if directional_sizes else mags[name])
     return tol
 
@@ -116,6 +118,18 @@ def recovery_blindness(spec: Spec, params, mags: dict, updates_summed: int = 1) 
         extra = updates_summed * eps * float(np.max(np.abs(p), initial=0.0)) / spec.lr
         worst = max(worst, extra / scale) if scale > 0 else worst
     return worst
+
+
+def underflow_blindness(spec: Spec, params, mags: dict) -> str:
+    """Why gradients cannot be compared, or "": values that underflow (mags["underflow"]) can move
+    an entry by more than BLIND_FRACTION of the largest gradient's own size (saturated units whose
+    slopes are below the dtype's range)."""
+    floor = mags.get("underflow", 0.0)
+    scale = max(float(np.max(mags[name], initial=0.0)) for name in params)
+    if floor <= BLIND_FRACTION * scale:
+        return ""
+    return (f"the gradients are within what underflow in {spec.dtype} can change (|terms| up to {scale:.2g}, underflow "
+            f"error up to {floor:.2g}): saturated units; use smaller weights")
 
 
 def blindness_reason(spec: Spec, worst: float) -> str:

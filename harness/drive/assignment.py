@@ -270,17 +270,23 @@ def _spec(head: dict) -> Spec:
     return base.replace(name=head["name"], **overrides) if overrides else base.replace(name=head["name"])
 
 
-def _check_recoverable(cases, adapter: Adapter) -> None:
-    """Gradients recovered from the code's update must stand out of the update's round-off in
-    every case, or the case could only be INCONCLUSIVE: refuse such an lr when the file loads."""
+def _check_resolvable(cases, adapter: Adapter) -> None:
+    """Every case's gradients must stand out of round-off, or it could only be INCONCLUSIVE: refuse
+    when the file loads an lr so small that gradients recovered from the code's update drown in the
+    update's round-off, and weights so large that the gradients underflow."""
     from ..core import net
     from ..core.params import init_params, make_batch
-    from ..core.tolerance import BLIND_FRACTION, blindness_reason, recovery_blindness
+    from ..core.tolerance import BLIND_FRACTION, blindness_reason, recovery_blindness, underflow_blindness
     for case in cases:
         spec = case.spec
         X, T = make_batch(spec)
-        summed = spec.batch if adapter.update_per_sample else 1
-        worst = recovery_blindness(spec, init_params(spec), net.error_magnitudes(spec, init_params(spec), X, T), summed)
+        params = init_params(spec)
+        mags = net.error_magnitudes(spec, params, X, T)
+        if underflow := underflow_blindness(spec, params, mags):
+            raise AssignmentError(f"case {case.name!r}: {underflow}")
+        if adapter.gradients is not None:
+            continue
+        worst = recovery_blindness(spec, params, mags, spec.batch if adapter.update_per_sample else 1)
         if worst > BLIND_FRACTION:
             raise AssignmentError(f"case {case.name!r}: the code only updates in place, and {blindness_reason(spec, worst)}")
 
@@ -337,8 +343,7 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
     if not isinstance(raw_cases, list):
         raise AssignmentError("cases must be an array of tables: [[cases]]")
     cases = tuple(_case(c, i, spec) for i, c in enumerate(raw_cases))
-    if adapter.gradients is None:
-        _check_recoverable(cases, adapter)
+    _check_resolvable(cases, adapter)
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise AssignmentError(f"case names must be unique, got {names}")

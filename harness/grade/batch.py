@@ -15,12 +15,13 @@ from pathlib import Path
 
 from ..core.params import init_params, make_batch
 from ..core.run import Run
+from ..drive import notebook
 from ..drive.adapter import AdapterError
 from ..drive.assignment import Assignment, LayerAssignment
 from ..drive.problems import Problem, Verdict, describe
 from ..drive.runner import derive
 from . import events as ev
-from . import isolation, notebook, sandbox, tripwire
+from . import isolation, sandbox, tripwire
 from .evaluate import Graded, evaluate, grader_failed, plan
 from .layers import evaluate_layers, layers_grader_failed
 

@@ -122,14 +122,6 @@ def expected_run(spec: Spec, params, X, T) -> Run:
     return net.spec_run(spec, params, X, T, backend="expected")
 
 
-def log_eps_loss(spec: Spec, params, X, T, eps: float) -> float:
-    """The loss written with log(p + eps) (the gradients stay those of the exact loss)."""
-    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    out = net.forward(spec, p, np.asarray(X, np.float64))
-    T = np.asarray(T, np.float64)
-    return spec.loss_record.with_log_eps(out, T, eps) + (net.l2_term(spec, p, len(X)) if spec.l2 else 0.0)
-
-
 def _check_of(stage: str, name: str) -> CheckId:
     return CheckId(CheckKind.GRADIENT, name) if stage == "gradients" else CheckId(CheckKind(stage))
 
@@ -206,7 +198,7 @@ def _accepted_log_eps(assignment: Assignment, case: Case, run: Run, expected: Ru
         return False
     spec, eps = case.spec, assignment.log_eps
     X, T = make_batch(spec)
-    variant = log_eps_loss(spec, expected.loaded, X, T, eps)
+    variant = net.loss_with_log_eps(spec, expected.loaded, X, T, eps)
     comp = compare_runs(spec, "expected", dataclasses.replace(expected, loss=np.asarray(variant)), "yours", run,
                         default_tolerance(spec.dtype), mags, stages=("loss",))["loss"]
     if comp.mismatches:

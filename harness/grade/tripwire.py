@@ -6,7 +6,12 @@ reasons (a debugging import left in), and code that hides its intent will not be
 from __future__ import annotations
 
 import ast
+import threading
 from pathlib import Path
+
+# CPython 3.11's ast.parse is not safe in concurrent threads (a batch grades several submissions at
+# once): "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905). One at a time.
+_PARSING = threading.Lock()
 
 GRADER = {"harness": "the grading harness", "reference_impls": "the reference solutions"}
 AUTODIFF = {"torch", "tensorflow", "keras", "jax", "autograd", "tinygrad", "mxnet", "paddle", "chainer", "theano",
@@ -25,8 +30,10 @@ def scan(path: str | Path) -> tuple[str, ...]:
     """Flags as 'line N: what', in line order; () for a clean file (or one that does not parse:
     that has its own verdict)."""
     try:
-        tree = ast.parse(Path(path).read_text(errors="replace"))
-    except (SyntaxError, ValueError, OSError):
+        source = Path(path).read_text(errors="replace")
+        with _PARSING:
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):   # nested too deep to parse here
         return ()
     flags: list[tuple[int, str]] = []
     for node in ast.walk(tree):
