@@ -1,8 +1,9 @@
 """Command line: `harness check`, `grade`, `train`, `bench`, `list`, `env`.
 
 Exit codes: 0 everything passed, 1 a mismatch or a crash in the code under test, 2 a usage or
-environment error (bad option, unknown name, nothing could run), 3 a GRADER ERROR (the harness
-itself failed on a submission). No tracebacks for user errors.
+environment error (bad option, unknown name, nothing could run) or nothing conclusive compared, 3
+a GRADER ERROR (the harness itself failed on a submission), 130 interrupted (Ctrl-C; what was done
+is printed and written). No tracebacks for user errors.
 """
 from __future__ import annotations
 
@@ -372,7 +373,7 @@ def cmd_grade(args) -> int:
     (_output_file if single else _output_folder)(args.gradescope, "--gradescope")
     if args.gradescope and not single:
         os.makedirs(args.gradescope, exist_ok=True)
-    graded, start, tty = [], time.perf_counter(), sys.stderr.isatty()
+    graded, start = [], time.perf_counter()
 
     def document(complete: bool) -> dict:
         return {"assignment": assignment.name, "assignment_source": assignment.source, "complete": complete,
@@ -386,9 +387,11 @@ def cmd_grade(args) -> int:
     print(f"sandbox: {mode.value}: {isolation.PROTECTS[mode]}", file=sys.stderr)
     batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory,
                        sandbox_mode=mode.value, own_folders=student_folders(args.submissions))
+    bar = progress.bar(0 if single else len(submissions), f"grading ({args.jobs} at a time)", "submission")
     try:
         for g in batch:
             graded.append(g)
+            bar.update()
             if args.json:
                 write_json_atomic(args.json, document(complete=len(graded) == len(submissions)))
             if args.gradescope:
@@ -396,19 +399,16 @@ def cmd_grade(args) -> int:
                     os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
                 write_json_atomic(target, gradescope(g, assignment.show_output))
             if single or args.details:
-                print(render(g) + ("" if single else "\n"))
+                progress.say(render(g) + ("" if single else "\n"))
             else:
-                if tty:
-                    print("\r\033[K", end="", file=sys.stderr)
-                print(f"[{len(graded):>{len(str(len(submissions)))}}/{len(submissions)}] {line(g)}", flush=True)
-                if tty and len(graded) < len(submissions):
-                    print(f"grading... {len(graded)}/{len(submissions)} done, {time.perf_counter() - start:.0f} s",
-                          end="", file=sys.stderr, flush=True)
+                progress.say(f"[{len(graded):>{len(str(len(submissions)))}}/{len(submissions)}] {line(g)}")
     except KeyboardInterrupt:
+        bar.close()
         kept = f"; results of those are in {args.json}" if args.json and graded else ""
         print(f"\ninterrupted: {len(graded)} of {len(submissions)} graded{kept}", file=sys.stderr)
         raise
     finally:                     # wherever the interrupt landed: stop the children, join the threads
+        bar.close()
         batch.close()
     if not single:
         passed = sum(g.passed for g in graded)
@@ -490,12 +490,27 @@ def cmd_train(args) -> int:
     for dtype in dtypes:
         spec = base.replace(sizes=(data.n_features, *hidden, data.n_classes), batch=args.batch, lr=args.lr,
                             dtype=dtype, seed=args.seed, optimizer=_names(args.optimizer, list(OPTIMIZERS), "optimizer")[0])
-        h, sk = train.train(spec, data, args.epochs, backend_names, train.progress_bar())
+        steps = args.epochs * -(-len(data.X_train) // spec.batch)
+        bar = progress.bar(steps, f"{dtype}", "step")
+
+        def advance(step, total, epoch, bar=bar, dtype=dtype):
+            bar.set_description(f"training {dtype}, epoch {epoch}/{args.epochs}")
+            bar.update()
+        h, sk = train.train(spec, data, args.epochs, backend_names, advance)
+        bar.close()
         histories.append(h)
         skipped += [s for s in sk if s not in skipped]
+        if h.interrupted:
+            break
     result = train.summary(spec, data, args.epochs, histories, skipped)
+    interrupted = histories[-1].interrupted
+    if interrupted:
+        print(f"\nINTERRUPTED in {histories[-1].dtype} after {len({s.step for s in histories[-1].steps})} steps: "
+              "writing what was done")
     equal = True
     for dtype, d in result["dtypes"].items():
+        if not d["final"]:
+            continue                      # interrupted before its first epoch ended
         print(f"\n{dtype}: max parameter divergence from numpy {d['max_param_divergence']:.2g}, "
               f"max loss difference {d['max_loss_difference']:.2g}")
         print(f"  {'backend':10} {'train acc':>9} {'test acc':>9} {'samples/s':>10}")
@@ -513,7 +528,7 @@ def cmd_train(args) -> int:
     print(f"\nwritten: {out / 'log.csv'}, {out / 'summary.json'}" + ("" if missing_png else f", {out / 'curves.png'}"))
     if missing_png:
         print(f"note: {missing_png}")
-    return 0 if equal else 1
+    return 130 if interrupted else 0 if equal else 1
 
 
 def cmd_env(args) -> int:
@@ -527,7 +542,7 @@ def cmd_env(args) -> int:
         print(f"  {key}={os.environ.get(key, 'unset')}")
     for name, info in env["backends"].items():
         if isinstance(info, dict):
-            print(f"{name:12} " + ", ".join(f"{k} {v}" for k, v in info.items()))
+            print(f"{name:12} " + ", ".join(f"{k} {v}" for k, v in {**info["versions"], **info["settings"]}.items()))
         else:
             print(f"{name:12} {info}")
     return 0
@@ -556,7 +571,7 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"harness {args.command}: interrupted", file=sys.stderr)
-        return 2
+        return 130
 
 
 if __name__ == "__main__":

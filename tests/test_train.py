@@ -96,3 +96,25 @@ def test_train_cli_errors_are_clear(tmp_path, capsys):
     assert "unknown dataset 'cifar'; valid: digits, mnist, synthetic" in capsys.readouterr().err
     assert main(["train", "--spec", "xor"]) == 2
     assert "one output" in capsys.readouterr().err
+
+
+def test_an_interrupted_train_writes_what_it_did(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the 7th step of float64: log.csv and summary.json hold the steps done, the summary
+    says the run is incomplete, float32 never starts, exit 130; no empty folder."""
+    from harness.train import lockstep
+    real, calls = lockstep.net.loss, []
+
+    def loss_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(lockstep.net, "loss", loss_then_interrupt)
+    out = tmp_path / "run"
+    code = main(["train", "--spec", "relu_mse", "--dataset", "synthetic", "--epochs", "3", "--backends", "numpy",
+                 "--out", str(out)])
+    assert code == 130
+    assert "INTERRUPTED in float64 after 6 steps" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["dtypes"]) == ["float64"] and summary["dtypes"]["float64"]["complete"] is False
+    assert len((out / "log.csv").read_text().splitlines()) == 1 + 6

@@ -9,7 +9,7 @@ import dataclasses
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,9 +292,15 @@ def grade_many(submissions, assignment: Assignment, jobs: int = 1, own_folders=f
         futures = {pool.submit(_grade_or_missing, s, assignment, stop=stop,
                                private_folder=Path(s).resolve().parent in own_folders, **kwargs): s
                    for s in submissions}
+        pending = set(futures)
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            while pending:
+                # never block without a timeout: a Ctrl-C the kernel hands to a worker thread only
+                # reaches the main thread when it returns to Python, which a lock wait with no timeout
+                # never does (the batch would run on, interrupted, until every timeout)
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
         finally:                     # interrupted: drop what has not started, stop what runs
             stop.set()
             for f in futures:

@@ -6,7 +6,6 @@ accuracy. Written as CSV + JSON, and as a PNG of the curves when matplotlib is i
 from __future__ import annotations
 
 import csv
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +44,10 @@ class History:
     steps: list[StepLog] = field(default_factory=list)
     epochs: list[EpochLog] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)   # backend -> training wall seconds
+    interrupted: bool = False                      # Ctrl-C: the steps and epochs so far
 
     def final(self) -> dict:
-        last = max(e.epoch for e in self.epochs)
+        last = max((e.epoch for e in self.epochs), default=0)
         return {e.backend: {"train_accuracy": e.train_accuracy, "test_accuracy": e.test_accuracy}
                 for e in self.epochs if e.epoch == last}
 
@@ -85,6 +85,14 @@ def train(spec: Spec, data: Dataset, epochs: int, backend_names, progress=None) 
     h = History(spec.dtype, seconds={n: 0.0 for n in trainers})
     Xtr, Xte = data.X_train.astype(spec.dtype), data.X_test.astype(spec.dtype)
     Ttr = one_hot(data.y_train, data.n_classes, spec.dtype)
+    try:
+        _lockstep(spec, data, epochs, trainers, h, Xtr, Xte, Ttr, progress)
+    except KeyboardInterrupt:          # keep what is done: the caller writes it
+        h.interrupted = True
+    return h, skipped
+
+
+def _lockstep(spec: Spec, data: Dataset, epochs: int, trainers: dict, h: History, Xtr, Xte, Ttr, progress) -> None:
     n, step = len(Xtr), 0
     total = epochs * -(-n // spec.batch)
     for epoch in range(1, epochs + 1):
@@ -107,7 +115,6 @@ def train(spec: Spec, data: Dataset, epochs: int, backend_names, progress=None) 
         for name, tr in trainers.items():
             h.epochs.append(EpochLog(epoch, name, accuracy(tr.output(Xtr), data.y_train),
                                      accuracy(tr.output(Xte), data.y_test)))
-    return h, skipped
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -122,6 +129,10 @@ def write_csv(histories: list[History], path: Path) -> None:
                             f"{s.loss - ref[s.step]:.3g}" if s.step in ref else "", f"{s.divergence:.3g}"])
 
 
+def steps_done(h: History, backend: str) -> int:
+    return sum(s.backend == backend for s in h.steps)
+
+
 def summary(spec: Spec, data: Dataset, epochs: int, histories: list[History], skipped: list[str]) -> dict:
     out = {"spec": spec.name, "sizes": [data.n_features, *spec.sizes[1:-1], data.n_classes], "dataset": data.name,
            "dataset_description": data.description, "epochs": epochs, "batch": spec.batch, "lr": spec.lr,
@@ -132,9 +143,10 @@ def summary(spec: Spec, data: Dataset, epochs: int, histories: list[History], sk
         for s in h.steps:
             losses.setdefault(s.step, {})[s.backend] = s.loss
         loss_diff = max((abs(v - d["numpy"]) for d in losses.values() for k, v in d.items() if "numpy" in d), default=0.0)
-        out["dtypes"][h.dtype] = {"final": h.final(), "max_param_divergence": max(divs, default=0.0),
+        out["dtypes"][h.dtype] = {"complete": not h.interrupted, "epochs_done": max((e.epoch for e in h.epochs), default=0),
+                                  "final": h.final(), "max_param_divergence": max(divs, default=0.0),
                                   "max_loss_difference": loss_diff,
-                                  "samples_per_s": {b: len(data.X_train) * epochs / s for b, s in h.seconds.items() if s}}
+                                  "samples_per_s": {b: steps_done(h, b) * spec.batch / s for b, s in h.seconds.items() if s}}
     return out
 
 
@@ -147,41 +159,38 @@ def plot(histories: list[History], title: str, path: Path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib not installed: no PNG (pip install matplotlib); the CSV and JSON have every number"
+    from matplotlib.ticker import MaxNLocator
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     main = histories[0]
-    for name in dict.fromkeys(s.backend for s in main.steps):
+    # the backends agree closely, so their curves coincide: each gets its own line style and marker
+    # (drawn over each other, every one stays visible), and the third panel shows the differences
+    styles = [dict(ls="-", marker="o", lw=2.2, alpha=0.55), dict(ls="--", marker="s", lw=1.4),
+              dict(ls=":", marker="^", lw=1.4), dict(ls="-.", marker="x", lw=1.2)]
+    for k, name in enumerate(dict.fromkeys(s.backend for s in main.steps)):
+        style = styles[k % len(styles)]
         pts = [(s.step, s.loss) for s in main.steps if s.backend == name]
-        axes[0].plot(*zip(*pts, strict=True), label=name, lw=1)
+        if not pts:
+            continue
+        axes[0].plot(*zip(*pts, strict=True), label=name, markevery=max(1, len(pts) // 12), ms=5, **style)
         acc = [(e.epoch, e.test_accuracy) for e in main.epochs if e.backend == name]
-        axes[1].plot(*zip(*acc, strict=True), marker="o", label=f"{name} test", lw=1)
-    axes[0].set(title=f"loss per step ({main.dtype})", xlabel="step", yscale="log")
-    axes[1].set(title=f"test accuracy per epoch ({main.dtype})", xlabel="epoch")
+        if acc:
+            axes[1].plot(*zip(*acc, strict=True), label=f"{name}", ms=5, **style)
+    axes[0].set(title=f"training loss per step ({main.dtype})", xlabel="step", ylabel="loss (log scale)", yscale="log")
+    axes[1].set(title=f"test accuracy per epoch ({main.dtype})", xlabel="epoch", ylabel="test accuracy")
+    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
     for h in histories:
         for name in dict.fromkeys(s.backend for s in h.steps if s.backend != "numpy"):
             pts = [(s.step, max(s.divergence, 1e-18)) for s in h.steps if s.backend == name]
-            axes[2].plot(*zip(*pts, strict=True), label=f"{name} {h.dtype}", lw=1)
-    axes[2].set(title="max parameter divergence from numpy (relative)", xlabel="step", yscale="log")
+            if pts:
+                axes[2].plot(*zip(*pts, strict=True), label=f"{name} {h.dtype}", lw=1)
+    axes[2].set(title="parameters: difference from numpy", xlabel="step",
+                ylabel="max |p - p_numpy| / max |p_numpy|", yscale="log")
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(title + ("  (interrupted: the steps done)" if any(h.interrupted for h in histories) else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
-
-
-def progress_bar(stream=sys.stderr):
-    """A one-line progress bar on a terminal; nothing otherwise."""
-    if not stream.isatty():
-        return None
-
-    def show(step, total, epoch):
-        width = 30
-        done = int(width * step / total)
-        stream.write(f"\r  [{'#' * done}{'.' * (width - done)}] step {step}/{total}, epoch {epoch}")
-        if step == total:
-            stream.write("\r\033[K")
-        stream.flush()
-    return show
