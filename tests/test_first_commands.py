@@ -136,3 +136,33 @@ def test_assert_backprop_takes_an_assignment(tmp_path, require_backend):
     (tmp_path / "net.py").write_text(buggy(CS231N.read_text()))
     with pytest.raises(AssertionError, match="W2"):
         assert_backprop(str(tmp_path / "net.py"), assignment="cs231n_two_layer", against=("torch",))
+
+
+def test_long_backend_names_keep_the_table_aligned():
+    """`--backends all` names pairs such as keras-torch~keras-jax: the columns still line up, in the
+    streamed table (widths planned from the pairs) and in a rendered one (widths from the rows)."""
+    import dataclasses
+
+    from harness.check.matrix import check_spec
+    from harness.check.report import HEAD, _row_values, column_widths, planned_widths, row_line, table_line
+    from harness.core.spec import get_spec
+    spec = get_spec("xor").replace(dtype="float64")
+    rows = [dataclasses.replace(r, expected="keras-torch", actual="keras-jax") for r in check_spec(spec, ["numpy"])]
+    for widths in (planned_widths([spec], ["keras-torch~keras-jax"]), column_widths(rows)):
+        starts = [sum(w + 2 for w in widths[:i]) for i in range(len(widths))]
+        for values, line in [(HEAD, table_line(HEAD, widths))] + [(_row_values(r), row_line(r, widths)) for r in rows]:
+            for value, start in zip(values, starts, strict=True):
+                assert line[start:start + len(value)] == value, (line, value)
+
+
+def test_one_submission_to_a_gradescope_folder_writes_results_json_in_it(tmp_path, capsys):
+    """Gradescope's folder given where a file was expected: results.json goes into it, and no
+    temporary file is left beside it."""
+    from tests.misbehaving import XOR
+    (tmp_path / "net.py").write_text(XOR)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    code, out, err = run(["grade", str(tmp_path / "net.py"), "-a", "xor", "--gradescope", str(folder)], capsys)
+    assert code == 0, out + err
+    assert [p.name for p in folder.iterdir()] == ["results.json"]
+    assert json.loads((folder / "results.json").read_text())["score"] > 0
