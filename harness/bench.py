@@ -102,6 +102,13 @@ def directional_figures(repeat: int) -> dict:
     }
 
 
+def reference_assignments() -> list[str]:
+    """The built-in assignments graded in the benchmark: those whose solution is a reference net
+    of reference_impls (the course packs' solutions live in tests/, not in the package)."""
+    from .drive.assignment import builtin_names, load
+    return [n for n in builtin_names() if (load(n).reference or "").startswith("reference_impls.")]
+
+
 def grade_figures(repeat: int) -> dict:
     import shutil
     import tempfile
@@ -109,13 +116,13 @@ def grade_figures(repeat: int) -> dict:
 
     import reference_impls
 
-    from .drive.assignment import builtin_names, load
+    from .drive.assignment import load
     from .grade import isolation
     from .grade.batch import grade, grade_many
 
     ref_dir = Path(reference_impls.__file__).parent
     floor = min(_fresh(["-c", "import numpy"], dict(os.environ)) for _ in range(repeat))
-    names = builtin_names()
+    names = reference_assignments()
     modes = [m.value for m in isolation.Mode if not isolation.unavailable(m)]
     per_mode = {}
     for mode in modes:

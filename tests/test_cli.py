@@ -152,3 +152,15 @@ def test_check_takes_any_loss_activations_and_l2_term(capsys, require_backend):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "numpy~torch" in out and "fd~torch" in out and "SKIP" not in out
+
+
+def test_the_benchmark_grades_the_reference_nets_that_exist():
+    """`harness bench` grades each built-in assignment that has a reference net; the course packs
+    (whose solutions live in tests/) are left out, not crashed on."""
+    from pathlib import Path
+
+    import reference_impls
+    from harness.bench import reference_assignments
+    names = reference_assignments()
+    assert names == ["linear_221", "relu_mse", "sigmoid_mse", "softmax_ce", "xor"]
+    assert all((Path(reference_impls.__file__).parent / f"{n}.py").is_file() for n in names)
