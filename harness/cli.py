@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 7,5,3 (needs a single --spec)")
     c.add_argument("--lr", type=_positive_float, help="learning rate of the SGD step (default: each spec's own)")
     c.add_argument("--optimizer", default="sgd", help=f"optimizer of the steps compared: {', '.join(OPTIMIZERS)} "
-                   "(default sgd); each framework is compared in its own convention (see README)")
+                   "(default sgd); each framework is compared in its own convention (docs/check.md)")
     c.add_argument("--steps", type=_positive_int, default=1, help="optimizer steps compared (default 1)")
     c.add_argument("--loss", help="the loss instead of each spec's own (see `harness list`; needs a single --spec)")
     c.add_argument("--activations", help="activations per layer, e.g. tanh,sigmoid (see `harness list`; one --spec)")
@@ -162,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a built-in assignment (`harness list`) or an assignment .toml file")
     g.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1,
                    help="submissions graded in parallel (default: the number of CPUs)")
-    g.add_argument("--json", metavar="FILE", help="write every result as JSON (rewritten as each submission finishes)")
+    g.add_argument("--json", metavar="FILE", help="write every result as JSON (valid after each submission)")
+    g.add_argument("--gradebook", metavar="FILE.csv", help="write one CSV row per student (student, score, "
+                                                           "max_score, percent, verdict, ...) for an LMS gradebook")
     g.add_argument("--gradescope", metavar="PATH", help="write Gradescope results.json (one submission: this file; "
                                                          "several: one <name>.json each in this folder)")
     g.add_argument("--timeout", type=_positive_float, help="seconds per submission (default: the assignment's)")
@@ -187,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_seed, default=0, help="seed of the weights, the split and the batch order")
     t.add_argument("--out", metavar="DIR", help="where to write curves.png, log.csv, summary.json "
                                                 "(default train-SPEC-DATASET)")
-    b = sub.add_parser("bench", help="measure speed ratios side by side (see README)")
+    b = sub.add_parser("bench", help="measure speed ratios side by side (docs/benchmarks.md)")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     b.add_argument("--repeat", type=_positive_int, default=3, help="repetitions per timing (default 3)")
     sub.add_parser("list", help="list specs, backends, built-in assignments, losses, activations and sandboxes "
@@ -355,11 +357,13 @@ def cmd_grade(args) -> int:
     from .drive.problems import Verdict
     from .grade import isolation
     from .grade.batch import find_submissions, grade_many, student_folders
-    from .grade.report import gradescope, line, render, to_dict, write_json_atomic
+    from .grade.outputs import BatchOutputs
+    from .grade.report import gradescope, line, render, write_json_atomic
 
     for path in args.submissions:
         _submission_path(path)
     _output_file(args.json, "--json")
+    _output_file(args.gradebook, "--gradebook")
     try:
         assignment = load(args.assignment)
     except AssignmentError as exc:
@@ -375,11 +379,6 @@ def cmd_grade(args) -> int:
         os.makedirs(args.gradescope, exist_ok=True)
     graded, start = [], time.perf_counter()
 
-    def document(complete: bool) -> dict:
-        return {"assignment": assignment.name, "assignment_source": assignment.source, "complete": complete,
-                "total": len(submissions), "graded": len(graded), "passed": sum(g.passed for g in graded),
-                "seconds": round(time.perf_counter() - start, 3), "submissions": [to_dict(g) for g in graded]}
-
     try:
         mode = isolation.choose(args.sandbox)
     except isolation.SandboxUnavailable as exc:
@@ -388,12 +387,13 @@ def cmd_grade(args) -> int:
     batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory,
                        sandbox_mode=mode.value, own_folders=student_folders(args.submissions))
     bar = progress.bar(0 if single else len(submissions), f"grading ({args.jobs} at a time)", "submission")
+    outputs = BatchOutputs(assignment, submissions, args.json, args.gradebook)
+    complete = False
     try:
         for g in batch:
             graded.append(g)
             bar.update()
-            if args.json:
-                write_json_atomic(args.json, document(complete=len(graded) == len(submissions)))
+            outputs.add(g)
             if args.gradescope:
                 target = args.gradescope if single else \
                     os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
@@ -407,13 +407,16 @@ def cmd_grade(args) -> int:
         kept = f"; results of those are in {args.json}" if args.json and graded else ""
         print(f"\ninterrupted: {len(graded)} of {len(submissions)} graded{kept}", file=sys.stderr)
         raise
+    else:
+        complete = True
     finally:                     # wherever the interrupt landed: stop the children, join the threads
         bar.close()
         batch.close()
+        outputs.close(complete)
     if not single:
         passed = sum(g.passed for g in graded)
         print(f"\n{passed} of {len(graded)} submissions passed ({assignment.name}) in {time.perf_counter() - start:.1f} s")
-    for path in filter(None, (args.json, args.gradescope)):
+    for path in filter(None, (args.json, args.gradebook, args.gradescope)):
         print(f"results written to {path}")
     grader_errors = [g.submission for g in graded if g.status is Verdict.GRADER]
     if grader_errors:

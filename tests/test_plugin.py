@@ -71,3 +71,18 @@ def test_missing_framework_skips_with_the_reason_instead_of_passing(pytester, mo
     result = pytester.runpytest_subprocess("--backprop-backends", "torch", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no framework to compare with*torch not installed*"])
+
+
+def test_the_readme_example_runs_as_written(pytester, require_backend):
+    """The README's library-author example, copied from the README itself, over a correct CS231n
+    two-layer net saved as my_net.py: both tests pass in a real pytest run."""
+    import re
+    from pathlib import Path
+    require_backend("torch")
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "backprop_check" in b)
+    (pytester.path / "my_net.py").write_text((root / "tests" / "course_nets" / "cs231n_two_layer.py").read_text())
+    pytester.makepyfile(test_readme=block)
+    result = pytester.runpytest_subprocess("--backprop-backends", "torch", "-q")
+    result.assert_outcomes(passed=2)

@@ -4,7 +4,7 @@ optimizer at 1-3 steps, lr 10^U(-3, 0), weights scaled x1 to x1000, both dtypes 
 installed backend. No row may FAIL or ERROR; where a comparison cannot tell right from wrong
 (saturated probabilities, gradients lost in an update's round-off, finite differences that
 cannot resolve a sharp loss) the row is INCONCLUSIVE with its reason, never PASS.
-benchmarks/tolerance_sweep.py runs the same sweep at any length (2,000 configurations: README)."""
+benchmarks/tolerance_sweep.py runs the same sweep at any length (2,000 configurations: docs/tolerances.md)."""
 import warnings
 
 import pytest

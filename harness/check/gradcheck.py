@@ -23,7 +23,7 @@ FULL_FD_MAX_PARAMS = 2000        # above this, directional checks are used
 DIRECTIONS_PER_TENSOR = 3
 _EPS = float(np.finfo(np.float64).eps)
 H0 = _EPS ** (1 / 3)   # ~6e-6: balances truncation and round-off
-# Measured agreement of these differences with exact float64 gradients (README, "Tolerances"):
+# Measured agreement of these differences with exact float64 gradients (docs/tolerances.md):
 # worst 1.8e-9 relative to the scale over all specs, default and small sizes, 10 seeds each.
 FD_RTOL = 2e-8
 

@@ -13,7 +13,7 @@ from .run import Run
 from .spec import Spec
 
 # Measured agreement between numpy, torch and Keras on this machine (benchmarks/agreement.py,
-# README "Tolerances"): worst over all specs, default and small sizes, 10 seeds, every pair and
+# docs/tolerances.md): worst over all specs, default and small sizes, 10 seeds, every pair and
 # stage was 10.2 eps (2.3e-15) in float64 and 6.2 eps (7.4e-7) in float32, relative to the
 # largest entry. The defaults are 32 eps: about 3x (float64) and 5x (float32) that worst case.
 RTOL = {"float64": 32 * float(np.finfo(np.float64).eps), "float32": 32 * float(np.finfo(np.float32).eps)}
