@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1,
                    help="submissions graded in parallel (default: the number of CPUs)")
     g.add_argument("--json", metavar="FILE", help="write every result as JSON (valid after each submission)")
+    g.add_argument("--report", metavar="FILE.html", help="write the staff report: one static page (verdicts, scores, "
+                                                       "the class's mistakes, every student's report)")
+    g.add_argument("--student-pages", metavar="DIR", help="write one page per student: only what their visible cases "
+                                                          "show (as Gradescope would), nothing of other students")
     g.add_argument("--gradebook", metavar="FILE.csv", help="write one CSV row per student (student, score, "
                                                            "max_score, percent, verdict, ...) for an LMS gradebook")
     g.add_argument("--gradescope", metavar="PATH", help="write Gradescope results.json (one submission: this file; "
@@ -364,6 +368,8 @@ def cmd_grade(args) -> int:
         _submission_path(path)
     _output_file(args.json, "--json")
     _output_file(args.gradebook, "--gradebook")
+    _output_file(args.report, "--report")
+    _output_folder(args.student_pages, "--student-pages")
     try:
         assignment = load(args.assignment)
     except AssignmentError as exc:
@@ -387,7 +393,7 @@ def cmd_grade(args) -> int:
     batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory,
                        sandbox_mode=mode.value, own_folders=student_folders(args.submissions))
     bar = progress.bar(0 if single else len(submissions), f"grading ({args.jobs} at a time)", "submission")
-    outputs = BatchOutputs(assignment, submissions, args.json, args.gradebook)
+    outputs = BatchOutputs(assignment, submissions, args.json, args.gradebook, args.report, args.student_pages)
     complete = False
     try:
         for g in batch:
@@ -416,7 +422,7 @@ def cmd_grade(args) -> int:
     if not single:
         passed = sum(g.passed for g in graded)
         print(f"\n{passed} of {len(graded)} submissions passed ({assignment.name}) in {time.perf_counter() - start:.1f} s")
-    for path in filter(None, (args.json, args.gradebook, args.gradescope)):
+    for path in filter(None, (args.json, args.gradebook, args.report, args.student_pages, args.gradescope)):
         print(f"results written to {path}")
     grader_errors = [g.submission for g in graded if g.status is Verdict.GRADER]
     if grader_errors:

@@ -6,7 +6,8 @@ rewritten: the batch's JSON used to be rewritten whole after every submission, q
 - --json: one JSON document; each submission is appended, then the short trailer (counts,
   complete) is written again after it.
 - --gradebook: CSV for LMS gradebooks, one row per student, columns GRADEBOOK_COLUMNS.
-- --report: the HTML page for course staff (harness.grade.html), built the same way.
+- --report: the HTML page for course staff (harness.grade.html), built the same way;
+  --student-pages: one page per student, with only what that student may see.
 """
 from __future__ import annotations
 
@@ -91,17 +92,18 @@ class BatchOutputs:
     the end or on an interrupt."""
 
     def __init__(self, assignment, submissions, json_path: str | None = None, gradebook: str | None = None,
-                 report: str | None = None):
+                 report: str | None = None, student_pages: str | None = None):
         from .report import to_dict
         self.to_dict, self.total, self.start = to_dict, len(submissions), time.perf_counter()
         self.graded = self.passed = 0
         head = {"assignment": assignment.name, "assignment_source": assignment.source, "total": self.total}
         self.json = AppendOnlyJson(json_path, head, self._trailer(False)) if json_path else None
         self.gradebook = Gradebook(gradebook, submissions) if gradebook else None
-        self.report = None
-        if report:
-            from .html import HtmlReport
-            self.report = HtmlReport(report, assignment, submissions)
+        self.report = self.pages = None
+        if report or student_pages:
+            from .html import HtmlReport, StudentPages
+            self.report = HtmlReport(report, assignment, submissions) if report else None
+            self.pages = StudentPages(student_pages, assignment, submissions) if student_pages else None
 
     def _trailer(self, complete: bool) -> dict:
         return {"graded": self.graded, "passed": self.passed, "complete": complete,
@@ -116,12 +118,17 @@ class BatchOutputs:
             self.gradebook.add(g)
         if self.report:
             self.report.add(g)
+        if self.pages:
+            self.pages.add(g)
 
     def close(self, complete: bool) -> None:
         if self.json:
             self.json.close(self._trailer(complete and self.graded == self.total))
         if self.gradebook:
             self.gradebook.close()
+        done = complete and self.graded == self.total
         if self.report:
-            self.report.close(complete and self.graded == self.total)
+            self.report.close(done)
+        if self.pages:
+            self.pages.close(done)
 
