@@ -4,7 +4,10 @@ x1000 (saturated units, large logits), both dtypes, every installed backend. Cor
 never be flagged: any FAIL or ERROR row is a false alarm of the tolerance model, printed with the
 command that reproduces it. INCONCLUSIVE rows (an lr too small to recover gradients) are counted.
 
-    python benchmarks/tolerance_sweep.py --configs 2000 --seed 0 [--backends numpy,torch,keras,jax]
+    python benchmarks/tolerance_sweep.py --configs 500 --seed 31 [--backends numpy,torch,keras,jax]
+
+Run long sweeps in chunks of 500 with different seeds: the frameworks keep a model per shape
+they have seen, so one process grows to about 5 GB over 500 configurations.
 
 tests/test_tolerance_sweep.py runs a few hundred of the same configurations in every CI run.
 """
