@@ -191,11 +191,66 @@ def check_peak_memory() -> dict:
     return {"check_peak_rss_mb": usage.ru_maxrss / 1024}
 
 
+def output_figures(sizes=(100, 1000)) -> dict:
+    """What a batch's output files cost per submission, at 100 and 1,000 submissions: 100 copies
+    of a reference net graded for real (strict sandbox where it runs, --jobs = CPUs), then their
+    results replicated to N and written with every output on (--json, --gradebook, --report,
+    --student-pages, --gradescope), timed per submission. The outputs are written by the main
+    thread while the workers grade, so (grading + outputs) / grading bounds the wall-time ratio
+    from above; flat: the last tenth of the adds cost what the first tenth did."""
+    import dataclasses
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import reference_impls
+
+    from .drive.assignment import load
+    from .grade.batch import grade_many
+    from .grade.outputs import BatchOutputs
+    from .grade.report import gradescope, write_json_atomic
+
+    work = Path(tempfile.mkdtemp(prefix="bph-bench-out-"))
+    try:
+        source = Path(reference_impls.__file__).parent / "xor.py"
+        copies = [str(work / f"student_{i:03d}.py") for i in range(100)]
+        for path in copies:
+            shutil.copy(source, path)
+        assignment = load("xor")
+        t = time.perf_counter()
+        real = list(grade_many(copies, assignment, jobs=os.cpu_count() or 1))
+        grade_per = (time.perf_counter() - t) / len(real)
+        out = {"outputs_grade_per_submission_s": grade_per}
+        for n in sizes:
+            names = [str(work / f"s{i:04d}" / "net.py") for i in range(n)]
+            graded = [dataclasses.replace(real[i % len(real)], submission=name) for i, name in enumerate(names)]
+            folder = work / f"out{n}"
+            (folder / "gs").mkdir(parents=True)
+            outputs = BatchOutputs(assignment, names, str(folder / "r.json"), str(folder / "g.csv"),
+                                   str(folder / "r.html"), str(folder / "pages"))
+            times = []
+            for g in graded:
+                t = time.perf_counter()
+                outputs.add(g)
+                write_json_atomic(folder / "gs" / f"{Path(g.submission).parent.name}.json", gradescope(g))
+                times.append(time.perf_counter() - t)
+            outputs.close(True)
+            tenth = max(1, n // 10)
+            per = sum(times) / n
+            out.update({f"outputs_{n}_per_submission_ms": 1000 * per,
+                        f"outputs_{n}_last_over_first_tenth": sum(times[-tenth:]) / sum(times[:tenth]),
+                        f"outputs_{n}_wall_ratio_bound": (grade_per + per) / grade_per})
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run_bench(json_path: str | None = None, repeat: int = 3) -> int:
     print(f"harness bench: best of {repeat}; ratios are measured side by side in this run")
     figures = {}
     figures.update(directional_figures(repeat))
     figures.update(grade_figures(repeat))
+    figures.update(output_figures())
     figures.update(train_figures(repeat))
     figures.update(check_peak_memory())
     figures.update(check_over_import_floor(repeat))

@@ -148,8 +148,7 @@ def compare_runs(spec: Spec, a: str, ra: Run, b: str, rb: Run, tol: Tolerance, m
     for stage in stages:
         ctx = Context(spec.name, spec.dtype, spec.seed, stage, a, b)
         stage_tol = {
-            "forward": lambda: Tolerance(tol.rel, tol.extra_abs + mags.get("underflow", 0.0), magnitude=mags["output"],
-                                         why="+ what underflow can change" if mags.get("underflow") else ""),
+            "forward": lambda: Tolerance(tol.rel, tol.extra_abs + mags.get("underflow", 0.0), magnitude=mags["output"]),
             "loss": lambda: Tolerance(tol.rel, tol.extra_abs, mags["loss"],
                                       "scale: |loss| + its sensitivity to output round-off"),
             "gradients": lambda: gradient_tolerance(spec, tol, mags, ra, rb),

@@ -32,7 +32,7 @@ class Tolerance:
         if self.magnitude is not None:
             what += " or the entry's sum of |terms|, whichever is larger,"
         text = f"{self.rel:.2g} relative to {what} = {scale:.3g}"
-        if self.extra_abs:
+        if self.extra_abs > 1e-3 * self.rel * scale:       # an absolute part too small to matter is not shown
             text += f" + {self.extra_abs:.2g} absolute"
         return text + (f" ({self.why})" if self.why else "")
 
@@ -54,8 +54,9 @@ def gradient_tolerance(spec: Spec, base: Tolerance, mags: dict, *runs: Run, dire
         if directional_sizes:               # <e, u> for unit u is at most ||e||_2 <= sqrt(n) max|e|
             extra *= np.sqrt(directional_sizes[name])
         floor = mags.get("underflow", 0.0)
+        matters = floor > 0.01 * base.rel * float(np.max(mags[name], initial=0.0))   # said only where it counts
         why = "; ".join(w for w in (base.why, "+ round-off of a gradient recovered from an update" if extra else "",
-                                    f"+ {floor:.2g} for values below {spec.dtype}'s range" if floor else "") if w)
+                                    f"+ {floor:.2g} for values below {spec.dtype}'s range" if matters else "") if w)
         tol[name] = Tolerance(base.rel, base.extra_abs + extra + floor, base.scale, why,
                               None if directional_sizes else mags[name])
     return tol
