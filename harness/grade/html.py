@@ -25,7 +25,7 @@ from pathlib import Path
 from ..drive.problems import Verdict
 from .diagnose import CAUSES
 from .evaluate import Graded
-from .outputs import student_id
+from .outputs import StudentIds
 from .report import gradescope, render
 
 CSS = """
@@ -277,19 +277,11 @@ def _trailer(state: str, graded: int, total: int) -> str:
             f'<footer><p id="render-ms"></p></footer><script>{RUN_JS}</script>\n</body></html>\n')
 
 
-def _id_basis(submissions) -> list[str]:
-    """Submissions enough for student_id() to tell per-student folders from files (it looks only
-    at how many parent folders there are): up to two with different parents, so that naming each
-    student costs the same in a batch of any size."""
-    by_parent = {Path(s).parent: s for s in submissions}
-    return list(by_parent.values())[:2]
-
-
 class HtmlReport:
     """The staff's page: add(g) appends one student at a flat cost; after each, a complete page."""
 
     def __init__(self, path: str | Path, assignment, submissions):
-        self.total, self.count, self.basis = len(submissions), 0, _id_basis(submissions)
+        self.total, self.count, self.student = len(submissions), 0, StudentIds(submissions)
         self.fh = open(path, "wb")
         self.fh.write(_head(assignment, self.total).encode("utf-8", "replace"))
         self.end = self.fh.tell()          # where the trailer begins: nothing before it is rewritten
@@ -298,7 +290,7 @@ class HtmlReport:
     def add(self, g: Graded) -> None:
         self.fh.seek(self.end)
         self.fh.truncate()
-        self.fh.write(_chunk(g, self.count, student_id(g.submission, self.basis)).encode("utf-8", "replace"))
+        self.fh.write(_chunk(g, self.count, self.student(g.submission)).encode("utf-8", "replace"))
         self.end, self.count = self.fh.tell(), self.count + 1
         self._trailer("running")
 
@@ -375,10 +367,10 @@ class StudentPages:
     def __init__(self, folder: str | Path, assignment, submissions):
         self.folder, self.assignment = Path(folder), assignment
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.basis, self.taken = _id_basis(submissions), set()
+        self.student, self.taken = StudentIds(submissions), set()
 
     def add(self, g: Graded) -> None:
-        student = student_id(g.submission, self.basis)
+        student = self.student(g.submission)
         target = self.folder / f"{_file_name(student, self.taken)}.html"
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(student_page(g, self.assignment, student).encode("utf-8", "replace"))

@@ -56,14 +56,17 @@ class AppendOnlyJson:
             self.fh.close()
 
 
-def student_id(submission: str, submissions) -> str:
+class StudentIds:
     """The student a submission belongs to: its own folder's name for per-student folders (the
-    file name then is the assignment's), else the file name without its suffix."""
-    path = Path(submission)
-    parents = {Path(s).parent for s in submissions}
-    if len(parents) > 1 and path.parent.name:
-        return path.parent.name
-    return path.stem
+    file name then is the assignment's), else the file name without its suffix. Decided once per
+    batch, so that naming each student costs the same in a batch of any size."""
+
+    def __init__(self, submissions):
+        self.by_folder = len({Path(s).parent for s in submissions}) > 1
+
+    def __call__(self, submission: str) -> str:
+        path = Path(submission)
+        return path.parent.name if self.by_folder and path.parent.name else path.stem
 
 
 class Gradebook:
@@ -74,12 +77,12 @@ class Gradebook:
         self.writer = csv.writer(self.fh)
         self.writer.writerow(GRADEBOOK_COLUMNS)
         self.fh.flush()
-        self.submissions = list(submissions)
+        self.student = StudentIds(submissions)
 
     def add(self, g: Graded) -> None:
         main = g.diagnosis.primary or ""
         percent = 100.0 * g.score / g.max_score if g.max_score else 0.0
-        self.writer.writerow([student_id(g.submission, self.submissions), f"{g.score:g}", f"{g.max_score:g}",
+        self.writer.writerow([self.student(g.submission), f"{g.score:g}", f"{g.max_score:g}",
                               f"{percent:.1f}", g.status.word, main, f"{g.seconds:.2f}", g.submission])
         self.fh.flush()
 
