@@ -286,7 +286,10 @@ def _absent_class_notes(assignment: Assignment, results: dict, checks: list[Chec
     partial = {c.name for c in assignment.cases if not make_batch(c.spec)[1][:, -1].any()}    # no last class
     if not partial or not partial <= wrong or wrong & {c.name for c in assignment.cases} != partial:
         return []
-    return [f"only the cases whose labels leave out the last class went wrong ({', '.join(map(repr, sorted(partial)))}): "
+    hidden = {c.name for c in assignment.cases if c.visibility != "visible"}
+    named = [repr(n) for n in sorted(partial - hidden)] + ([f"{len(partial & hidden)} not visible yet"]
+                                                           if partial & hidden else [])
+    return [f"only the cases whose labels leave out the last class went wrong ({', '.join(named)}): "
             "take the number of classes from the net (the output layer's size, e.g. W2.shape[1]), not from the "
             "labels (max(y) + 1)"]
 
