@@ -11,6 +11,7 @@ from harness.grade.batch import grade
 from harness.grade.report import gradescope, render
 
 from . import misbehaving
+from .gradescope_schema import SCHEMA, check_results, load_results
 from .mutant_catalog import MUTANTS
 
 
@@ -24,9 +25,9 @@ def no_2(tmp_path_factory):
 
 def test_gradescope_results_have_partial_credit_and_visibility(no_2):
     r = gradescope(no_2)
-    assert r["max_score"] == 40 and r["score"] == 12           # forward, loss, inputs: 1 point each, 4 cases
+    assert r["extra_data"]["max_score"] == 40 and r["score"] == 12     # forward, loss, inputs: 1 point each, 4 cases
     assert r["score"] == sum(t["score"] for t in r["tests"])
-    assert r["max_score"] == pytest.approx(sum(t["max_score"] for t in r["tests"]))
+    assert r["extra_data"]["max_score"] == pytest.approx(sum(t["max_score"] for t in r["tests"]))
     assert len(r["tests"]) == 4 * 7
     hidden = [t for t in r["tests"] if t["name"].startswith("other seed and batch:")]
     assert hidden and all(t["visibility"] == "hidden" for t in hidden)
@@ -51,8 +52,8 @@ def test_cli_single_submission_with_gradescope_file(tmp_path, capsys):
     good = misbehaving.write(tmp_path, ["good"])["good"]
     code = main(["grade", str(good), "--assignment", "xor", "--gradescope", str(out)])
     assert code == 0
-    r = json.loads(out.read_text())
-    assert r["score"] == r["max_score"] == 40 and all(t["status"] == "passed" for t in r["tests"])
+    r = check_results(load_results(out.read_text()))
+    assert r["score"] == r["extra_data"]["max_score"] == 40 and all(t["status"] == "passed" for t in r["tests"])
     assert "PASSED | 40 / 40" in capsys.readouterr().out
 
 
@@ -73,6 +74,8 @@ def test_cli_batch_writes_json_and_one_gradescope_file_each(tmp_path, capsys):
     assert by["nan"]["diagnosis"]["primary"] == "nonfinite" and by["syntax_error"]["status"] == "syntax"
     assert sorted(p.name for p in (tmp_path / "gs").iterdir()) == ["alice_net.json", "good.json", "nan.json",
                                                                    "syntax_error.json"]
+    for path in (tmp_path / "gs").iterdir():               # every verdict's file in Gradescope's format
+        check_results(load_results(path.read_text()))
     out = capsys.readouterr().out
     assert "[4/4]" in out and "2 of 4 submissions passed" in out
 
@@ -145,3 +148,42 @@ def test_sandbox_strict_refuses_where_bubblewrap_cannot_run(tmp_path, capsys, mo
     assert "the strict sandbox cannot run here: bubblewrap is not installed (test)" in capsys.readouterr().err
     assert main(["grade", str(good), "-a", "xor", "--sandbox", "nope"]) == 2
     assert "unknown sandbox 'nope'; valid: auto, strict, uid, process" in capsys.readouterr().err
+
+
+def test_results_json_has_only_documented_fields_and_values(no_2, tmp_path):
+    """Every results.json we write validates against the schema written from Gradescope's
+    specification: documented names and types only, visibility and status from their lists;
+    plain-text formats, the total kept out of the visible summary while some checks are hidden."""
+    from harness.grade.report import write_json_atomic
+    out = tmp_path / "results.json"
+    write_json_atomic(out, gradescope(no_2))
+    r = check_results(load_results(out.read_text()))
+    assert r["output_format"] == r["test_output_format"] == r["test_name_format"] == "text"
+    assert {t["visibility"] for t in r["tests"]} == {"visible", "hidden"} and r["stdout_visibility"] == "hidden"
+    assert {t["status"] for t in r["tests"]} == {"passed", "failed"}
+    assert set(r) <= set(SCHEMA["properties"]) and "max_score" not in r      # not a top-level field of the spec
+    shown = [t for t in r["tests"] if t["visibility"] == "visible"]
+    first = r["output"].splitlines()[0]
+    assert first.startswith(f"FAILED: {sum(t['score'] for t in shown):g} / {sum(t['max_score'] for t in shown):g} "
+                            "on the visible checks"), first
+    assert " / 40" not in r["output"] and "12 / " not in r["output"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"score": 1, "visibility": "students"},                                   # not a visibility
+    {"score": 1, "output_format": "markdown"},                                # "md" is the name
+    {"score": "1"},                                                           # a number, not text
+    {"score": 1, "max_score": 1},                                             # undocumented at the top
+    {"tests": [{"name": "t", "max_score": 1}]},                               # no score anywhere
+    {"score": 1, "tests": [{"score": 1, "status": "ok"}]},                    # passed or failed
+    {"score": 1, "tests": [{"score": 1, "weight": 2}]},                       # undocumented per test
+    {"score": 1, "leaderboard": [{"name": "acc", "value": 1, "order": "up"}]},
+])
+def test_the_schema_rejects_what_the_specification_does_not_allow(bad):
+    with pytest.raises(AssertionError):
+        check_results(bad)
+
+
+def test_nan_is_not_json():
+    with pytest.raises(ValueError):
+        load_results('{"score": NaN}')

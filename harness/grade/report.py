@@ -80,7 +80,15 @@ def to_dict(g: Graded) -> dict:
 def gradescope(g: Graded, show_output: bool = False) -> dict:
     """Gradescope's results.json: one test per check, the case's visibility, partial credit. The
     visible summary says only what visible cases showed; the code's own output only with
-    show_output (the assignment's `show_output`); the staff's details never."""
+    show_output (the assignment's `show_output`); the staff's details never.
+
+    Only the fields of Gradescope's autograder specification (tests/gradescope_results.schema.json
+    holds them): the total's maximum, which the specification has no top-level field for, goes in
+    `extra_data`. Every text is plain text with fixed-width parts, so `output_format` and
+    `test_output_format` are "text": the top-level default, "simple_format", would render HTML
+    (from the student's own messages too) and collapse the alignment. While any check is not
+    visible, Gradescope keeps the total score from the student; so does the summary, which gives
+    the visible checks' points only."""
     tests = []
     for c in g.checks:
         output = c.output
@@ -90,7 +98,13 @@ def gradescope(g: Graded, show_output: bool = False) -> dict:
         tests.append({"name": f"{c.case}: {c.name}", "score": c.score, "max_score": c.max_score,
                       "status": "passed" if c.passed else "failed", "visibility": c.visibility, "output": output})
     visible_failed = any(not c.passed and c.visibility == "visible" for c in g.checks)
-    summary = [f"{g.status.word}: {g.score:g} / {g.max_score:g}"]
+    shown = [c for c in g.checks if c.visibility == "visible"]
+    if len(shown) == len(g.checks):
+        summary = [f"{g.status.word}: {g.score:g} / {g.max_score:g}"]
+    else:
+        summary = [f"{g.status.word}: {round(sum(c.score for c in shown), 6):g} / "
+                   f"{round(sum(c.max_score for c in shown), 6):g} on the visible checks "
+                   f"({len(g.checks) - len(shown)} more checks, not visible, count toward the total)"]
     if g.problem and (visible_failed if g.status is Verdict.FAILED else g.problem_visible):
         summary.append(g.problem)
     elif g.problem:
@@ -103,8 +117,11 @@ def gradescope(g: Graded, show_output: bool = False) -> dict:
         summary += ["", "Output of your code:", (g.stdout + g.stderr)[:SHOWN_OUTPUT]]
     if g.sandbox:
         summary += ["", f"Graded in the {g.sandbox} sandbox: {isolation.PROTECTS[isolation.Mode(g.sandbox)]}."]
-    return {"score": g.score, "max_score": g.max_score, "execution_time": round(g.seconds, 3),
-            "output": "\n".join(summary), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    return {"score": g.score, "execution_time": round(g.seconds, 3), "output": "\n".join(summary),
+            "output_format": "text", "test_output_format": "text", "test_name_format": "text",
+            "visibility": "visible", "stdout_visibility": "hidden",
+            "extra_data": {"max_score": g.max_score, "status": g.status.value, "assignment": g.assignment},
+            "tests": tests}
 
 
 def _explains(params: tuple[str, ...], check) -> bool:
