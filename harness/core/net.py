@@ -16,11 +16,13 @@ import numpy as np
 from .spec import Spec
 
 
-def forward(spec: Spec, params, X, keep_preactivations: bool = False):
-    """Output of the net; with keep_preactivations also the list of pre-activations per layer."""
+def forward(spec: Spec, params, X, keep_preactivations: bool = False, z1=None):
+    """Output of the net; with keep_preactivations also the list of pre-activations per layer.
+    z1: the first layer's pre-activation X W1 + b1, already known (finite differences perturb it
+    directly instead of multiplying X again)."""
     a, zs = X, []
     for i, act in enumerate(spec.activation_records, start=1):
-        z = a @ params[f"W{i}"] + params[f"b{i}"]
+        z = z1 if i == 1 and z1 is not None else a @ params[f"W{i}"] + params[f"b{i}"]
         zs.append(z)
         a = act.f(z)
     return (a, zs) if keep_preactivations else a
