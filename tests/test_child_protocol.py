@@ -524,3 +524,28 @@ def test_a_result_file_that_is_small_on_disk_and_huge_when_read_is_refused_unrea
     with pytest.raises(ev.ProtocolError, match="output is larger than it can be"):
         ev.load_observation(path, a.adapter, spec)
     assert time.perf_counter() - start < 1.0
+
+
+def test_every_parse_in_grader_threads_holds_the_parsing_lock():
+    """CPython 3.11 builds AST objects with one recursion counter per interpreter: the tripwire's
+    ast.parse in one worker thread and numpy's .npy header parse (ast.literal_eval) in another
+    made a correct student's verdict GRADER ERROR ("AST constructor recursion depth mismatch") in
+    CI. Every such call in harness/grade runs inside `with PARSING:`."""
+    import ast
+    from pathlib import Path
+
+    import harness.grade
+    calls = {"parse", "read_array", "literal_eval"}
+    found = 0
+    for path in Path(harness.grade.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        locked = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.With) and any(isinstance(i.context_expr, ast.Name) and i.context_expr.id == "PARSING"
+                                                  for i in node.items):
+                locked |= {id(n) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in calls:
+                found += 1
+                assert id(node) in locked, f"{path.name}:{node.lineno}: {node.func.attr} outside `with PARSING:`"
+    assert found >= 2

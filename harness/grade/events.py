@@ -24,6 +24,7 @@ from ..drive.adapter import Adapter
 from ..drive.layers import LayerAdapter
 from ..drive.problems import Problem
 from ..drive.runner import Observation, per_sample_updates
+from .parsing import PARSING
 
 
 class ProtocolError(ValueError):
@@ -277,7 +278,8 @@ def _read_arrays(path: Path, limits: dict[str, int], required: set) -> dict[str,
                     data = fh.read(limits[name] + 1)
                 if len(data) > limits[name]:
                     raise ProtocolError(f"{path.name}: {name} is larger than it can be")
-                arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+                with PARSING:                 # its header is read with ast.literal_eval
+                    arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
                 if arr.dtype.kind != "f" or arr.dtype.itemsize > 8:
                     raise ProtocolError(f"{path.name}: {name} has dtype {arr.dtype}, not a float")
                 arrays[name] = arr

@@ -6,12 +6,9 @@ reasons (a debugging import left in), and code that hides its intent will not be
 from __future__ import annotations
 
 import ast
-import threading
 from pathlib import Path
 
-# CPython 3.11's ast.parse is not safe in concurrent threads (a batch grades several submissions at
-# once): "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905). One at a time.
-_PARSING = threading.Lock()
+from .parsing import PARSING
 
 GRADER = {"harness": "the grading harness", "reference_impls": "the reference solutions"}
 AUTODIFF = {"torch", "tensorflow", "keras", "jax", "autograd", "tinygrad", "mxnet", "paddle", "chainer", "theano",
@@ -31,7 +28,7 @@ def scan(path: str | Path) -> tuple[str, ...]:
     that has its own verdict)."""
     try:
         source = Path(path).read_text(errors="replace")
-        with _PARSING:
+        with PARSING:
             tree = ast.parse(source)
     except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):   # nested too deep to parse here
         return ()
