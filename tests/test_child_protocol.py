@@ -549,3 +549,13 @@ def test_every_parse_in_grader_threads_holds_the_parsing_lock():
                 found += 1
                 assert id(node) in locked, f"{path.name}:{node.lineno}: {node.func.attr} outside `with PARSING:`"
     assert found >= 2
+
+
+def test_a_huge_source_file_is_flagged_not_parsed(tmp_path):
+    """The tripwire parses under the grader's one parsing lock: a submission of megabytes of source
+    must not hold every other worker up, so it is flagged for staff instead of parsed."""
+    from harness.grade import tripwire
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * 300_000)
+    flags = tripwire.scan(big)
+    assert len(flags) == 1 and "not scanned: 1,800,000 bytes" in flags[0]

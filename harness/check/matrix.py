@@ -27,7 +27,7 @@ from ..core.tolerance import (
     recovery_blindness,
     underflow_blindness,
 )
-from ..drive.problems import describe
+from ..drive.problems import Verdict, describe
 from . import gradcheck
 
 FD = "fd"
@@ -134,7 +134,11 @@ def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
     except backend_registry.BackendUnavailable as exc:
         return Outcome(status=Status.SKIP, reason=str(exc))
     except Exception as exc:  # the code under test crashed: report it, keep going
-        p = describe(exc)
+        # a runner for a file (harness check FILE) names it, so that a failure in the harness's
+        # own code is said to be the harness's, not the file's
+        p = describe(exc, getattr(runner, "submission", None))
+        if p.kind is Verdict.GRADER:
+            return Outcome(status=Status.ERROR, reason=p.message)
         return Outcome(status=Status.ERROR, reason=f"{name} raised {p.message}" + (f" (at {p.where})" if p.where else ""))
     computed = run.computed_dtype()
     if spec.dtype == "float64" and computed != "float64":

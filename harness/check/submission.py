@@ -52,7 +52,10 @@ def iter_submission(path: str | Path, assignment: Assignment, against: tuple[str
         adapter = assignment.adapter_for(str(script))
         for case in visible_cases(assignment):
             spec = case.spec.replace(name=case.name)
-            runners = {SUBJECT: lambda sp, p, X, T: run_adapter(adapter, sp, p, X, T, backend=SUBJECT, module=module)}
+            def run(sp, p, X, T):
+                return run_adapter(adapter, sp, p, X, T, backend=SUBJECT, module=module)
+            run.submission = str(script)
+            runners = {SUBJECT: run}
             tol = Tolerance(rtol) if rtol else default_tolerance(spec.dtype)
             yield case.name, [r for r in check_spec(spec, [*against, SUBJECT], tol, fd=fd, runners=runners,
                                                     log_eps=assignment.log_eps) if r.actual == SUBJECT]
