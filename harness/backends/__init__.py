@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 
 
@@ -94,6 +95,8 @@ def load(name: str):
     if reason:
         raise BackendUnavailable(f"{name}: {reason}")
     b = info(name)
+    if name != "numpy":
+        _triton_before_tensorflow()
     if b.child_env:
         from .isolated import Isolated
         backend = Isolated(name, dict(b.child_env), dict(b.child_defaults))
@@ -114,6 +117,22 @@ def substitute(name: str, backend) -> object | None:
     if backend is not None:
         _instances[name] = backend
     return previous
+
+
+_TRITON_FIRST = []
+
+
+def _triton_before_tensorflow() -> None:
+    """torch's CUDA wheels bring triton, and triton imported after TensorFlow segfaults (measured:
+    torch 2.14.1+cu130 with tensorflow-cpu 2.21; torch.optim.SGD(momentum=...) imports
+    torch._dynamo, which imports triton, so a check with Keras and then torch momentum killed the
+    process). Where triton, torch and TensorFlow are all installed, torch._dynamo is imported
+    before the first framework backend loads; elsewhere (CPU wheels: no triton) nothing is."""
+    if _TRITON_FIRST or "tensorflow" in sys.modules:
+        return
+    _TRITON_FIRST.append(True)
+    if all(importlib.util.find_spec(m) is not None for m in ("triton", "torch", "tensorflow")):
+        import torch._dynamo  # noqa: F401
 
 
 def loaded(name: str) -> bool:
