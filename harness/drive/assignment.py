@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,35 @@ class AssignmentError(ValueError):
 
 
 @dataclass(frozen=True)
+class Environment:
+    """The course's environment: distributions (pip names) every submission may import, offered
+    read-only from the grader's own installation (harness.grade.environment); numpy always."""
+    packages: tuple[str, ...] = ()
+
+    @property
+    def install_command(self) -> str:
+        return f"pip install {' '.join(self.packages)}" if self.packages else ""
+
+
+_DISTRIBUTION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")      # a pip name, PEP 508
+NEVER_OFFERED = ("backprop-harness", "harness", "reference-impls", "reference_impls")
+
+
+def _environment(data: dict) -> Environment:
+    """[environment] packages = ["matplotlib", "future"]: the course's packages."""
+    table = _table(data, "environment", ("packages",), "environment")
+    packages = table.get("packages", [])
+    if not isinstance(packages, list) or not all(isinstance(p, str) and _DISTRIBUTION.match(p) for p in packages):
+        raise AssignmentError(f"[environment] packages = {packages!r} must list pip distribution names, e.g. "
+                              "packages = [\"matplotlib\", \"future\"] (future provides past.builtins)")
+    never = [p for p in packages if p.lower().replace("_", "-") in NEVER_OFFERED]
+    if never:
+        raise AssignmentError(f"[environment] packages: {', '.join(never)} is the grader itself; submissions never "
+                              "get it")
+    return Environment(tuple(dict.fromkeys(packages)))
+
+
+@dataclass(frozen=True)
 class Scoring:
     """Points per case for each kind of check (gradients: split evenly over the parameters)."""
     forward: float = 1.0
@@ -93,6 +123,8 @@ class Assignment:
     log_eps: float = 0.0             # a loss written with log(p + log_eps) is accepted (0: only the exact log)
     support: str | None = None       # a folder of the course's support modules every submission may import
     skip_cells: tuple[str, ...] = () # notebook cells not run: a tag, or text in the cell's first line
+    environment: Environment = Environment()
+    float64_results: str = "fail"    # "accept": float64 results for float32 inputs pass (the course runs float64)
 
     def adapter_for(self, submission: str) -> Adapter:
         return dataclasses.replace(self.adapter, module=str(submission))
@@ -311,14 +343,16 @@ def _case(raw: dict, i: int, spec: Spec) -> Case:
 
 
 def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
-    unknown = sorted(set(data) - {"assignment", "code", "scoring", "cases", "layers"})
+    tables = ("assignment", "code", "scoring", "cases", "layers", "environment")
+    unknown = sorted(set(data) - set(tables))
     if unknown:
-        raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: assignment, code, scoring, cases, layers")
+        raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: {', '.join(tables)}")
     if "layers" in data:
         return _parse_layers(data, source)
     head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
                                         "seed", "l2", "l2_form", "l2_biases", "log_eps", "reference", "timeout_s",
-                                        "memory_mb", "file", "show_output", "support", "skip_cells"),
+                                        "memory_mb", "file", "show_output", "support", "skip_cells",
+                                        "float64_results"),
                   "assignment", ("name", "spec"))
     spec = _spec(head)
     points = _table(data, "scoring", SCORED, "scoring")
@@ -357,7 +391,8 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
                       adapter=adapter, cases=cases, scoring=scoring,
                       timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
                       show_output=_flag(head, "show_output"), source=source, log_eps=log_eps,
-                      support=_support(head, source), skip_cells=_strings(head, "skip_cells"))
+                      support=_support(head, source), skip_cells=_strings(head, "skip_cells"),
+                      environment=_environment(data), float64_results=_float64_results(head))
 
 
 def _strings(head: dict, key: str) -> tuple[str, ...]:
@@ -425,6 +460,8 @@ class LayerAssignment:
     support: str | None = None
     skip_cells: tuple[str, ...] = ()
     reference: str | None = None
+    environment: Environment = Environment()
+    float64_results: str = "fail"
 
     def runs(self) -> dict:
         """Run id -> (the layer, its LayerCase), layer by layer, case by case."""
@@ -436,7 +473,8 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
     from ..core.layers import LayerError, kinds, role
     from .layers import LayerAdapter
     head = _check_types(_table(data, "assignment", ("name", "title", "timeout_s", "memory_mb", "file", "show_output",
-                                                    "support", "skip_cells", "reference"), "assignment", ("name",)),
+                                                    "support", "skip_cells", "reference", "float64_results"),
+                                       "assignment", ("name",)),
                         "[assignment]")
     raw = data["layers"]
     if not isinstance(raw, list) or not raw:
@@ -501,7 +539,8 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
     timeout, memory = head.get("timeout_s", 60), head.get("memory_mb", 2048)
     return LayerAssignment(head["name"], head.get("title", head["name"]), tuple(layers), tuple(cases), scoring,
                            float(timeout), memory, head.get("file"), _flag(head, "show_output"), source,
-                           _support(head, source), _strings(head, "skip_cells"), head.get("reference"))
+                           _support(head, source), _strings(head, "skip_cells"), head.get("reference"),
+                           _environment(data), _float64_results(head))
 
 
 def _layer_call(value, where: str) -> Call:
@@ -512,6 +551,18 @@ def _mapping(value, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise AssignmentError(f"{where} must be a table of name = \"value\"")
     return tuple(value.items())
+
+
+FLOAT64_RESULTS = ("fail", "accept")
+
+
+def _float64_results(head: dict) -> str:
+    value = head.get("float64_results", "fail")
+    if value not in FLOAT64_RESULTS:
+        raise AssignmentError(f"[assignment] float64_results = {value!r}; valid: \"fail\" (float32 inputs must give "
+                              "float32 results) or \"accept\" (float64 results pass, as where the course computes in "
+                              "float64)")
+    return value
 
 
 def _flag(head: dict, key: str) -> bool:

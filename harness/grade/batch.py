@@ -20,8 +20,8 @@ from ..drive.adapter import AdapterError
 from ..drive.assignment import Assignment, LayerAssignment
 from ..drive.problems import Problem, Verdict, describe
 from ..drive.runner import derive
+from . import environment, isolation, sandbox, tripwire
 from . import events as ev
-from . import isolation, sandbox, tripwire
 from .evaluate import Graded, evaluate, grader_failed, plan
 from .layers import evaluate_layers, layers_grader_failed
 
@@ -44,7 +44,7 @@ def grade(submission: str, assignment: Assignment, timeout_s: float | None = Non
         graded = _grade(Path(submission), assignment, timeout_s or assignment.timeout_s,
                         memory_mb or assignment.memory_mb, output_limit, stop, mode, private_folder)
         return dataclasses.replace(graded, submission=submission, sandbox=mode.value)
-    except isolation.SandboxUnavailable:
+    except (isolation.SandboxUnavailable, environment.EnvironmentUnavailable):
         raise
     except Exception:                          # noqa: BLE001 - the harness's own failure
         failed = layers_grader_failed if isinstance(assignment, LayerAssignment) else grader_failed
@@ -60,9 +60,10 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
             script = notebook.to_script(path, assignment.skip_cells)
         except notebook.NotebookError as exc:
             return unrun(assignment, str(path), Problem(Verdict.SYNTAX, str(exc)))
+    offered = environment.check(assignment.environment.packages)
     slot = isolation.take_slot()
     try:
-        with isolation.Workspace("grade") as ws:
+        with isolation.Workspace("grade", offered) as ws:
             rel = ws.copy_submission(path.resolve(), private_folder)
             if script is not None:                 # a notebook: its code cells, as a script, are what runs
                 rel = rel.with_suffix(".py")
@@ -72,7 +73,7 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
                           for flag in tripwire.scan(p))
             child_sub = ws.seen(mode, ws.sub, "/sub")
             job = _job(assignment, f"{child_sub}/{rel}", memory_mb, f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz",
-                       timeout_s, paths)
+                       timeout_s, paths, script is not None)
             if job.layer_runs:
                 ev.save_layer_inputs(ws.inputs / "inputs.npz", job.layer_runs)
             else:
@@ -105,9 +106,13 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
         notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
                         f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
                         "bytes of each stream")
+    if seen.skipped:
+        notes.append(_skipped_note([_relocated(p, child_sub, path, script) for p in seen.skipped]))
     if script is not None and script.skipped:
         notes.append(f"notebook cells {', '.join(map(str, script.skipped))} not run (the assignment skips them)")
     results = {k: _relocated(v, child_sub, path, script) for k, v in seen.results.items()}
+    if fatal is not None and fatal.kind is Verdict.IMPORT:
+        fatal = environment.explain_import(fatal, offered.modules, assignment.environment.packages)
     stdout, stderr = (text.replace(child_sub + "/", f"{path.parent}/") for text in (stdout, stderr))
     fatal = fatal and _relocated(fatal, child_sub, path, script)
     if isinstance(assignment, LayerAssignment):
@@ -117,6 +122,16 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
     return dataclasses.replace(graded, staff_flags=flags)
 
 
+def _skipped_note(skipped: list[Problem], shown: int = 4) -> str:
+    """One note for the notebook statements that raised and were left out."""
+    def one(p: Problem) -> str:
+        where = p.where.rsplit("(", 1)[-1].rstrip(")") if "(" in p.where else p.where
+        return f"{where}: {p.message.splitlines()[0][:120]}" if where else p.message.splitlines()[0][:120]
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return (f"{len(skipped)} notebook statement(s) raised and were left out, as failing cells are in Jupyter; the rest "
+            f"ran ({'; '.join(one(p) for p in skipped[:shown])}{more})")
+
+
 def unrun(assignment, submission: str, problem: Problem) -> Graded:
     """The verdict of a submission that never ran: every check fails with the problem."""
     if isinstance(assignment, LayerAssignment):
@@ -124,13 +139,14 @@ def unrun(assignment, submission: str, problem: Problem) -> Graded:
     return evaluate(assignment, submission, {}, problem)
 
 
-def _job(assignment, submission: str, memory_mb: int, inputs: str, timeout_s: float, paths) -> ev.Job:
+def _job(assignment, submission: str, memory_mb: int, inputs: str, timeout_s: float, paths,
+         notebook: bool = False) -> ev.Job:
     """What the child is asked to run: every case (and probe) of a net, or every layer on every case."""
     if isinstance(assignment, LayerAssignment):
         return ev.Job(None, submission, memory_mb, {}, inputs, cpu_s=timeout_s, paths=tuple(paths),
-                      layer_runs=assignment.runs())
+                      layer_runs=assignment.runs(), notebook=notebook)
     return ev.Job(assignment.adapter_for(submission), submission, memory_mb, plan(assignment), inputs,
-                  cpu_s=timeout_s, paths=tuple(paths))
+                  cpu_s=timeout_s, paths=tuple(paths), notebook=notebook)
 
 
 def _relocated(result, child_dir: str, path: Path, script: notebook.Script | None = None):
@@ -156,6 +172,7 @@ class Seen:
     partials: dict = field(default_factory=dict)     # run id -> forward-only Run
     fatal: Problem | None = None
     notes: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)      # notebook statements that raised, left out
     phase: str = STARTING
 
 
@@ -195,6 +212,8 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
                           "(training at import time?); put it under `if __name__ == \"__main__\":`")
     elif isinstance(event, ev.Fatal):
         seen.fatal = event.problem
+    elif isinstance(event, ev.Skipped):
+        seen.skipped.append(event.problem)
     elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed, ev.StepFailed)) and event.id not in job.run_ids:
         raise ev.ProtocolError(f"a result for {event.id[:100]!r}, which is not a run of this job")
     elif isinstance(event, ev.Partial):

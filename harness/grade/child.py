@@ -22,8 +22,11 @@ from ..core.spec import Spec
 from ..drive.adapter import Adapter
 from ..drive.layers import observe_layer
 from ..drive.problems import Problem, Verdict, describe, grader_error
-from ..drive.runner import Observation, load_module, observe
+from ..drive.runner import Observation, load_module, load_statements, observe
 from . import events as ev
+
+
+MAX_SKIPPED = 20                 # notebook statements left out, reported one by one
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class Outcome:
     partial: bool = False
 
 
-def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], inputs: dict, paths=(), layer_runs=None):
+def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], inputs: dict, paths=(), layer_runs=None,
+          notebook: bool = False):
     """Import the submission, then run every spec in `runs` on its `inputs` (run id -> params,
     X, T). Yields events (Phase, Imported, Fatal) and an Outcome per run (and per partial run):
     raw numbers only, judged by the parent. `paths`: the assignment's support modules, found
@@ -48,7 +52,12 @@ def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], input
     yield ev.Phase("importing the module")
     start = time.perf_counter()
     try:
-        module = load_module(submission)
+        if notebook:
+            module, skipped = load_statements(submission)
+            for exc, _ in skipped[:MAX_SKIPPED]:
+                yield ev.Skipped(describe(exc, submission))
+        else:
+            module = load_module(submission)
     except BaseException as exc:             # noqa: BLE001 - a submission may raise anything
         problem = describe(exc, submission)
         if problem.kind is Verdict.API:      # load_module's "no such file"
@@ -144,7 +153,7 @@ def child_main(argv) -> int:
         inputs = ev.load_layer_inputs(job.inputs, job.layer_runs) if job.layer_runs else ev.load_inputs(job.inputs,
                                                                                                          job.runs)
         _limit(job)
-        for item in drive(job.adapter, job.submission, job.runs, inputs, job.paths, job.layer_runs):
+        for item in drive(job.adapter, job.submission, job.runs, inputs, job.paths, job.layer_runs, job.notebook):
             if isinstance(item, Outcome):
                 events.outcome(item)
             else:

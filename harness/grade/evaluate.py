@@ -83,8 +83,18 @@ class Check:
         return self.id.label
 
     @property
+    def unscored(self) -> bool:
+        """Worth no points: what it finds is reported, never a failure (the course accepts it)."""
+        return self.max_score == 0
+
+    @property
     def word(self) -> str:
-        return "PASS" if self.passed else ("FAIL" if self.checked else "n/a")
+        return "PASS" if self.passed else ("n/a" if not self.checked else "NOTE" if self.unscored else "FAIL")
+
+    @property
+    def counts(self) -> bool:
+        """Passed, or nothing against the verdict (worth no points, or not reached)."""
+        return self.passed or self.unscored
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ class Graded:
     sandbox: str = ""         # the sandbox mode it ran in (harness.grade.isolation.Mode)
     problem_visible: bool = True   # the problem came from a visible case (or from no case at all)
     staff_flags: tuple[str, ...] = ()   # the static tripwire's findings (harness.grade.tripwire): for staff
+    accepted: tuple[str, ...] = ()      # what the assignment accepts as the course does, found here: reported
 
     @property
     def score(self) -> float:
@@ -126,7 +137,8 @@ def _check_of(stage: str, name: str) -> CheckId:
     return CheckId(CheckKind.GRADIENT, name) if stage == "gradients" else CheckId(CheckKind(stage))
 
 
-def case_checks(case: Case, result, assignment: Assignment, partial: Run | None = None) -> tuple[list[Check], dict, list]:
+def case_checks(case: Case, result, assignment: Assignment, partial: Run | None = None,
+                upcast: list | None = None) -> tuple[list[Check], dict, list]:
     """The checks of one case, per CheckId the kinds of mismatch it failed by (empty: passed; for
     the diagnosis), and the accepted log(p + eps) forms it found (LogEps).
     result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
@@ -155,6 +167,10 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
             if stage == "loss" and comp.mismatches and _accepted_log_eps(assignment, case, run, expected, mags, notes):
                 continue
             for m in comp.mismatches:
+                if accepted_upcast(m, assignment.float64_results):
+                    if upcast is not None:
+                        upcast.append(case.name)
+                    continue
                 messages.setdefault(_check_of(stage, m.name), []).append(m.message())
                 kinds.setdefault(_check_of(stage, m.name), set()).add(m.kind)
         if run.step_problem and CheckId(CheckKind.STEP) in messages:
@@ -178,6 +194,12 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
                             points, case.visibility, output, checked=not unchecked))
     failed = {i: frozenset(kinds.get(i, {"mutated"} if messages[i] else ())) for i in ids}
     return checks, (failed if run is not None and not problem else {}), notes
+
+
+def accepted_upcast(m, policy: str) -> bool:
+    """A float64 result for float32 inputs, where the assignment accepts it (the course computes
+    in float64): its values are still compared, at the case's tolerance."""
+    return policy == "accept" and m.kind == "dtype" and m.detail.startswith("dtype float64")
 
 
 def _rows_in_one_call(spec: Spec, run: Run) -> Comparison:
@@ -238,11 +260,11 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     the fatal problem."""
     runs = plan(assignment)
     missing = fatal or Problem(Verdict.CRASHED, "the process ended before this case ran")
-    checks, failed = [], {}
+    checks, failed, upcast = [], {}, []
     note_list, log_eps = list(notes), []
     for case in assignment.cases:
         cs, f, case_notes = case_checks(case, results.get(case.name, missing), assignment,
-                                        (partials or {}).get(case.name))
+                                        (partials or {}).get(case.name), upcast)
         checks += cs
         log_eps += case_notes
         for k, v in f.items():
@@ -262,19 +284,56 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
                              f"{r.kind.word}: {r.text().splitlines()[0]}")
     grader = [p for p in [fatal, *problems] if p is not None and p.kind is Verdict.GRADER]
     first = (grader + ([fatal] if fatal else problems))[:1]
-    if first:
-        status, problem = first[0].kind, first[0].text()
-    elif all(c.passed for c in checks):
-        status, problem = Verdict.PASSED, ""
-    else:
-        status = Verdict.FAILED
-        problem = "; ".join([f"{', '.join(f.params)}: {CAUSES[f.cause].summary}" for f in diagnosis.findings] +
-                            [c.output for c in checks if c.id.kind is CheckKind.INPUTS and not c.passed][:1]) \
-            or "a check failed"
+    inputs_text = [c.output for c in checks if c.id.kind is CheckKind.INPUTS and not c.counts][:1]
+    status, problem = verdict(checks, first, diagnosis, inputs_text)
+    accepted = accepted_findings(checks, upcast)
+    note_list += accepted.notes
     detail = "\n".join(p.detail for p in grader if p.detail)
     visible = not first or first[0] is fatal or _problem_case(results, first[0], visibility) == "visible"
     return Graded(submission, assignment.name, status, problem, tuple(checks), diagnosis, tuple(note_list),
-                  stdout, stderr, seconds, detail, problem_visible=visible)
+                  stdout, stderr, seconds, detail, problem_visible=visible, accepted=accepted.tags)
+
+
+def verdict(checks: list[Check], first: list[Problem], diagnosis: Diagnosis, extra: list[str] = ()) -> tuple:
+    """(status, problem text): the first problem's, else PASSED when every check counts (passed,
+    or worth no points), else FAILED with the diagnosis."""
+    if first:
+        return first[0].kind, first[0].text()
+    if all(c.counts for c in checks):
+        return Verdict.PASSED, ""
+    return Verdict.FAILED, "; ".join([f"{', '.join(f.params)}: {CAUSES[f.cause].summary}" for f in diagnosis.findings]
+                                     + list(extra)) or "a check failed"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    tags: tuple[str, ...] = ()    # short, for the class report: "inputs modified", "float64 results", ...
+    notes: tuple[str, ...] = ()   # the sentences for the student's and staff's report
+
+
+def accepted_findings(checks: list[Check], upcast: list[str]) -> Accepted:
+    """What failed but is worth no points (the assignment accepts it, as the course does), and the
+    float64 results it accepted: each said once, with the cases it was seen in."""
+    seen: dict[str, list[str]] = {}
+    for c in checks:
+        if c.checked and not c.passed and c.unscored:
+            tag = "inputs modified" if c.id.kind is CheckKind.INPUTS else f"case {c.case!r}"
+            seen.setdefault(tag, [])
+            if c.case not in seen[tag]:
+                seen[tag].append(c.case)
+    notes = []
+    for tag, cases in seen.items():
+        if tag == "inputs modified":
+            notes.append(f"the code modifies its inputs in place (in {', '.join(map(repr, cases))}); this assignment "
+                         "does not score it, as the course's own checks do not: the caller's arrays change under it")
+        else:
+            notes.append(f"{tag} is not scored (the course's own checks do not test it) and did not pass: see its "
+                         "checks marked NOTE")
+    if upcast:
+        seen["float64 results"] = list(dict.fromkeys(upcast))
+        notes.append("float32 inputs come back as float64 results; the course computes in float64, so this "
+                     "assignment accepts it (the values were compared at float32's tolerance)")
+    return Accepted(tuple(seen), tuple(notes))
 
 
 def _absent_class_notes(assignment: Assignment, results: dict, checks: list[Check]) -> list[str]:

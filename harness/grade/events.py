@@ -41,12 +41,14 @@ class Job:
     cpu_s: float = 0.0             # CPU seconds for the whole child (0: no limit)
     paths: tuple[str, ...] = ()    # folders of the assignment's support modules, as the child sees them
     layer_runs: dict = field(default_factory=dict)   # a layer assignment: run id -> (LayerAdapter, LayerCase)
+    notebook: bool = False         # the submission is a notebook's script: run statement by statement
 
     def to_json(self) -> str:
         return json.dumps({"adapter": self.adapter.to_json() if self.adapter else None, "submission": self.submission,
                            "memory_mb": self.memory_mb, "runs": {k: s.to_json() for k, s in self.runs.items()},
                            "inputs": self.inputs, "cpu_s": self.cpu_s, "paths": list(self.paths),
-                           "layer_runs": {k: [la.to_json(), c.to_json()] for k, (la, c) in self.layer_runs.items()}})
+                           "layer_runs": {k: [la.to_json(), c.to_json()] for k, (la, c) in self.layer_runs.items()},
+                           "notebook": self.notebook})
 
     @staticmethod
     def from_json(text: str) -> Job:
@@ -55,7 +57,7 @@ class Job:
                    int(data["memory_mb"]), {k: Spec.from_json(s) for k, s in data["runs"].items()}, data["inputs"],
                    float(data["cpu_s"]), tuple(data.get("paths", ())),
                    {k: (LayerAdapter.from_json(la), LayerCase.from_json(c)) for k, (la, c)
-                    in data.get("layer_runs", {}).items()})
+                    in data.get("layer_runs", {}).items()}, bool(data.get("notebook", False)))
 
     @property
     def run_ids(self) -> list[str]:
@@ -163,12 +165,19 @@ class StepFailed:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A notebook statement (or a cell that does not parse) that raised and was left out; the
+    rest of the notebook still ran."""
+    problem: Problem
+
+
+@dataclass(frozen=True)
 class Done:
     """Every run was attempted."""
 
 
-Event = Phase | Imported | RunDone | RunFailed | Partial | StepFailed | Fatal | Done
-_TYPES = {cls.__name__: cls for cls in (Phase, Imported, RunDone, RunFailed, Partial, StepFailed, Fatal, Done)}
+Event = Phase | Imported | RunDone | RunFailed | Partial | StepFailed | Fatal | Skipped | Done
+_TYPES = {cls.__name__: cls for cls in (Phase, Imported, RunDone, RunFailed, Partial, StepFailed, Fatal, Skipped, Done)}
 
 
 def to_json(event: Event) -> str:

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from .environment import HEADLESS_ENV, Offered
+
 RUNNER_MODULES = ("__init__.py", "core/__init__.py", "core/layers.py", "core/params.py", "core/run.py", "core/spec.py",
                   "drive/__init__.py", "drive/adapter.py", "drive/layers.py", "drive/problems.py", "drive/runner.py",
                   "grade/__init__.py", "grade/child.py", "grade/events.py", "grade/parsing.py")
@@ -92,8 +94,8 @@ def bwrap_argv(layout: Workspace) -> list[str]:
     argv += ["--ro-bind", str(prefix), str(prefix)]
     if site.resolve().is_dir():
         argv += ["--tmpfs", str(site.resolve())]
-    for d in _numpy_dirs():
-        argv += ["--ro-bind", str(d), f"/pylib/{d.name}"]
+    for entry in sorted(layout.pylib.iterdir()):
+        argv += ["--ro-bind", os.path.realpath(entry), f"/pylib/{entry.name}"]
     argv += ["--ro-bind", str(layout.runner), "/runner", "--ro-bind", str(layout.sub), "/sub",
              "--ro-bind", str(layout.support), "/support", "--ro-bind", str(layout.inputs), "/in",
              "--bind", str(layout.out), "/out"]
@@ -155,12 +157,9 @@ _free_slots: list[int] = []
 def _shared(modules: tuple[str, ...]) -> Path:
     """One read-only folder per grader process for what every child loads: the minimal runner
     (byte-compiled once: a child writes no .pyc, and compiling a dozen modules in each of them
-    would cost more than the sandbox) and pylib, numpy alone."""
-    import atexit
+    would cost more than the sandbox)."""
     import compileall
-    import tempfile
-    root = Path(tempfile.mkdtemp(prefix="bph-runner-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    root = _private_root("bph-runner-")
     for rel in modules:
         target = root / "runner" / "harness" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -169,29 +168,46 @@ def _shared(modules: tuple[str, ...]) -> Path:
         "import sys\nsys.path[:0] = sys.argv[1:3]\nfrom harness.grade.child import child_main\n"
         "child_main(sys.argv[3:])\n")
     compileall.compile_dir(root / "runner", quiet=1)
-    (root / "pylib").mkdir()
-    for d in _numpy_dirs():
-        (root / "pylib" / d.name).symlink_to(d)
+    _readable_tree(root)
+    return root / "runner"
+
+
+@functools.cache
+def _pylib(entries: tuple[Path, ...]) -> Path:
+    """One read-only folder per environment: numpy and the assignment's declared packages
+    (harness.grade.environment), each a link to the grader's own installation."""
+    root = _private_root("bph-pylib-")
+    for path in (*_numpy_dirs(), *entries):
+        if not (root / path.name).exists():
+            (root / path.name).symlink_to(path)
     _readable_tree(root)
     return root
 
 
+def _private_root(prefix: str) -> Path:
+    import atexit
+    import tempfile
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
 class Workspace:
-    """A submission's folders: runner (the minimal harness) and pylib (numpy only), shared and
-    read-only; sub (its own copy of the submission), support (a copy of the assignment's support
+    """A submission's folders: runner (the minimal harness) and pylib (numpy and the course's
+    packages), shared and read-only; sub (its own copy of the submission), support (a copy of the assignment's support
     modules, read-only to the child), in (the job's arrays), out (what the child writes back),
     tmp: its own."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str, offered: Offered | None = None):
         import tempfile
-        shared = _shared(RUNNER_MODULES)
-        self.runner, self.pylib = shared / "runner", shared / "pylib"
+        offered = offered or Offered()
+        self.runner, self.pylib = _shared(RUNNER_MODULES), _pylib(offered.entries)
         self.root = Path(tempfile.mkdtemp(prefix=f"bph-{prefix}-"))
         self.sub, self.support, self.inputs, self.out, self.tmp = (self.root / n for n in
                                                                     ("sub", "support", "in", "out", "tmp"))
         for d in (self.sub, self.support, self.inputs, self.out, self.tmp):
             d.mkdir()
-        self.env = _allowed_env()
+        self.env = {**_allowed_env(), **(HEADLESS_ENV if offered.entries else {})}
         self.root.chmod(0o711)
 
     def __enter__(self) -> Workspace:

@@ -13,8 +13,8 @@ from ..core.layers import LayerCase, role
 from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import LayerAssignment, LayerCaseDef
 from ..drive.problems import Problem, Verdict, grader_error
-from .diagnose import CAUSES, Diagnosis, Finding, _close, _ratios, name_factor
-from .evaluate import Check, CheckId, CheckKind, Graded
+from .diagnose import Diagnosis, Finding, _close, _ratios, name_factor
+from .evaluate import Check, CheckId, CheckKind, Graded, accepted_findings, accepted_upcast, verdict
 
 GRADIENTS = {"affine": ("dx", "dw", "db"), "activation": ("dx",), "loss": ("dx",)}
 
@@ -38,9 +38,10 @@ def evaluate_layers(assignment: LayerAssignment, submission: str, results: dict,
     missing = fatal or Problem(Verdict.CRASHED, "the process ended before this layer ran")
     checks: list[Check] = []
     failures: dict[str, dict[str, list]] = {}          # layer -> value -> [(case, got, expected)]
+    upcast: list[str] = []
     for run_id, (layer, case) in assignment.runs().items():
         case_def = next(c for c in assignment.cases if run_id.endswith(f": {c.name}"))
-        cs, wrong = _run_checks(layer, case, case_def, results.get(run_id, missing), assignment.scoring)
+        cs, wrong = _run_checks(layer, case, case_def, results.get(run_id, missing), assignment, upcast)
         checks += cs
         for value, item in wrong.items():
             failures.setdefault(layer.name, {}).setdefault(value, []).append(item)
@@ -48,18 +49,16 @@ def evaluate_layers(assignment: LayerAssignment, submission: str, results: dict,
     grader = [p for p in [fatal, *problems] if p is not None and p.kind is Verdict.GRADER]
     first = (grader + ([fatal] if fatal else problems))[:1]
     findings = tuple(f for layer in assignment.layers for f in _diagnose(layer, failures.get(layer.name, {})))
-    if first:
-        status, problem = first[0].kind, first[0].text()
-    elif all(c.passed for c in checks):
-        status, problem = Verdict.PASSED, ""
-    else:
-        status = Verdict.FAILED
-        problem = "; ".join(f"{', '.join(f.params)}: {CAUSES[f.cause].summary}" for f in findings) or "a check failed"
-    return Graded(submission, assignment.name, status, problem, tuple(checks), Diagnosis(findings), tuple(notes),
-                  stdout, stderr, seconds, "\n".join(p.detail for p in grader if p.detail))
+    status, problem = verdict(checks, first, Diagnosis(findings))
+    accepted = accepted_findings(checks, upcast)
+    return Graded(submission, assignment.name, status, problem, tuple(checks), Diagnosis(findings),
+                  (*notes, *accepted.notes), stdout, stderr, seconds, "\n".join(p.detail for p in grader if p.detail),
+                  accepted=accepted.tags)
 
 
-def _run_checks(layer, case: LayerCase, case_def: LayerCaseDef, result, scoring) -> tuple[list[Check], dict]:
+def _run_checks(layer, case: LayerCase, case_def: LayerCaseDef, result, assignment: LayerAssignment,
+                upcast: list) -> tuple[list[Check], dict]:
+    scoring = assignment.scoring
     ids = layer_check_ids(layer)
     messages: dict[CheckId, list[str]] = {i: [] for i in ids}
     wrong: dict[str, tuple] = {}
@@ -80,8 +79,11 @@ def _run_checks(layer, case: LayerCase, case_def: LayerCaseDef, result, scoring)
                 Tolerance(rel, magnitude=mags[name])
             comp = compare({name: expected[name]}, {name: result[name]} if name in result else {}, ctx, tol,
                            check_dtype=None if name == "loss" else case.dtype)
-            messages[i] += [m.message() for m in comp.mismatches]
-            if comp.mismatches:
+            if any(accepted_upcast(m, assignment.float64_results) for m in comp.mismatches):
+                upcast.append(case_def.name)
+            mismatches = [m for m in comp.mismatches if not accepted_upcast(m, assignment.float64_results)]
+            messages[i] += [m.message() for m in mismatches]
+            if mismatches:
                 wrong[name] = (case, result.get(name), expected[name], inputs)
         changed = [n for n, key in (("x", "x_after"), ("dout", "dout_after"))
                    if n in inputs and not _same(result.get(key), inputs[n])]
