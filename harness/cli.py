@@ -359,7 +359,7 @@ def _submission_path(path: str) -> None:
 def cmd_grade(args) -> int:
     from .drive.assignment import AssignmentError, load
     from .drive.problems import Verdict
-    from .grade import isolation
+    from .grade import environment, isolation
     from .grade.batch import find_submissions, grade_many, student_folders
     from .grade.outputs import BatchOutputs
     from .grade.report import gradescope, line, render, write_json_atomic
@@ -387,9 +387,13 @@ def cmd_grade(args) -> int:
 
     try:
         mode = isolation.choose(args.sandbox)
-    except isolation.SandboxUnavailable as exc:
+        offered = environment.check(assignment.environment.packages)
+    except (isolation.SandboxUnavailable, environment.EnvironmentUnavailable) as exc:
         raise OSError(str(exc)) from None
     print(f"sandbox: {mode.value}: {isolation.PROTECTS[mode]}", file=sys.stderr)
+    if offered.entries:
+        print(f"environment: numpy, {', '.join(assignment.environment.packages)} (read-only; plotting headless)"
+              + (f"; autodiff allowed: {', '.join(offered.frameworks)}" if offered.frameworks else ""), file=sys.stderr)
     batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory,
                        sandbox_mode=mode.value, own_folders=student_folders(args.submissions))
     bar = progress.bar(0 if single else len(submissions), f"grading ({args.jobs} at a time)", "submission")

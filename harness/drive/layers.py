@@ -64,6 +64,9 @@ def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, i
         if unknown:
             raise AdapterError(f"{call.target}: unknown argument name(s) {unknown}; valid: {sorted(env)}")
         values = _returned(fn(*(env[a] for a in call.args), **dict(call.kwargs)), call)
+        empty = [k for k, v in values.items() if k in ROLES and v is None]
+        if empty:
+            raise AdapterError(f"{call.target} ({empty[0]}) returned None (a missing `return`?)")
         env.update({k: v for k, v in values.items() if k not in ROLES})          # kept: the cache
         found.update({k: v for k, v in values.items() if k in ROLES})
     for name, path in layer.attrs:

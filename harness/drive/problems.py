@@ -4,6 +4,7 @@ A failure inside the harness itself is its own kind, GRADER, never blamed on the
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -99,6 +100,48 @@ def python2_syntax(exc: SyntaxError) -> str:
     return ""
 
 
+# Names Python 3 and numpy 2 no longer have, and what to write instead.
+_PY2_NAMES = {"xrange": "range", "reduce": "functools.reduce (from functools import reduce)", "unicode": "str",
+              "raw_input": "input", "basestring": "str", "long": "int", "unichr": "chr", "execfile": "exec(open(f).read())",
+              "cmp": "(a > b) - (a < b)", "file": "open", "reload": "importlib.reload"}
+_PY2_METHODS = {"iteritems": "items()", "itervalues": "values()", "iterkeys": "keys()", "has_key": "`key in d`"}
+_NUMPY_REMOVED = {"int": "int or np.int64", "float": "float or np.float64", "bool": "bool or np.bool_",
+                  "object": "object", "str": "str", "complex": "complex", "long": "int", "unicode": "str",
+                  "asscalar": "a.item()", "alltrue": "np.all", "sometrue": "np.any", "product": "np.prod",
+                  "cumproduct": "np.cumprod", "round_": "np.round", "float_": "np.float64", "complex_": "np.complex128",
+                  "string_": "np.bytes_", "unicode_": "np.str_", "Inf": "np.inf", "NaN": "np.nan", "NINF": "-np.inf",
+                  "PINF": "np.inf", "infty": "np.inf", "msort": "np.sort(a, axis=0)", "trapz": "np.trapezoid",
+                  "in1d": "np.isin", "row_stack": "np.vstack", "find_common_type": "np.result_type"}
+_NUMPY_METHODS = {"itemset": "a[index] = value", "newbyteorder": "a.view(a.dtype.newbyteorder())",
+                  "ptp": "np.ptp(a)"}
+_INTEGER_NEEDED = ("cannot be interpreted as an integer", "slice indices must be integers",
+                   "only integers, slices", "expected an integer", "must be an integer", "integer argument expected")
+
+
+def legacy(exc: BaseException, line: str = "") -> str:
+    """What an exception says about code written for Python 2 or an older numpy (with what to
+    write instead), or ""."""
+    text = str(exc)
+    if isinstance(exc, NameError) and getattr(exc, "name", None) in _PY2_NAMES:
+        return f"written for Python 2: {exc.name} does not exist in Python 3 (use {_PY2_NAMES[exc.name]})"
+    if isinstance(exc, AttributeError):
+        found = re.search(r"has no attribute '(\w+)'", text)
+        name = getattr(exc, "name", "") or (found.group(1) if found else "")
+        if "module 'numpy' has no attribute" in text and name in _NUMPY_REMOVED:
+            return f"written for an older numpy: np.{name} was removed (numpy 1.24 / 2.0); use {_NUMPY_REMOVED[name]}"
+        if "'numpy.ndarray' object has no attribute" in text and name in _NUMPY_METHODS:
+            return f"written for an older numpy: ndarray.{name} was removed in numpy 2.0; use {_NUMPY_METHODS[name]}"
+        if "'dict' object has no attribute" in text and name in _PY2_METHODS:
+            return f"written for Python 2: dict.{name} does not exist in Python 3 (use {_PY2_METHODS[name]})"
+    if isinstance(exc, TypeError):
+        if "unexpected keyword argument 'newshape'" in text:
+            return "written for an older numpy: reshape's newshape= was removed in numpy 2; pass the shape as `shape=`"
+        code = line.split("#", 1)[0]
+        if any(words in text for words in _INTEGER_NEEDED) and "/" in code.replace("//", ""):
+            return "written for Python 2: `/` on integers gives a float in Python 3; write `//` for integer division"
+    return ""
+
+
 def describe(exc: BaseException, submission: str | None = None) -> Problem:
     """A Problem for an exception raised by (or while importing) code under test; `where` is
     the last frame in the submission's folder, else the last one outside the harness."""
@@ -127,6 +170,9 @@ def describe(exc: BaseException, submission: str | None = None) -> Problem:
         return grader_error(message, traceback.format_exception(type(exc), exc, exc.__traceback__))
     frame = (own or outside or frames or [None])[-1]
     kind = Verdict.IMPORT if isinstance(exc, ImportError) else Verdict.EXCEPTION
+    old = legacy(exc, (own[-1].line or "") if own else (frame.line or "") if frame else "")
+    if old:
+        message = f"{message.splitlines()[0]} ({old})"
     if frame is None:
         return Problem(kind, message)
     return Problem(kind, message, f"{frame.filename}:{frame.lineno}", frame.line or "")

@@ -20,7 +20,7 @@ from ..drive.adapter import AdapterError
 from ..drive.assignment import Assignment, LayerAssignment
 from ..drive.problems import Problem, Verdict, describe
 from ..drive.runner import derive
-from . import environment, isolation, sandbox, tripwire
+from . import environment, isolation, placeholders, sandbox, tripwire
 from . import events as ev
 from .evaluate import Graded, evaluate, grader_failed, plan
 from .layers import evaluate_layers, layers_grader_failed
@@ -108,13 +108,18 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
                         "bytes of each stream")
     if seen.skipped:
         notes.append(_skipped_note([_relocated(p, child_sub, path, script) for p in seen.skipped]))
+    if offered.frameworks:
+        notes.append(f"this assignment lets submissions import {', '.join(offered.frameworks)} (autodiff): "
+                     "gradients may come from it rather than from hand-written backprop")
     if script is not None and script.skipped:
         notes.append(f"notebook cells {', '.join(map(str, script.skipped))} not run (the assignment skips them)")
-    results = {k: _relocated(v, child_sub, path, script) for k, v in seen.results.items()}
+    stubs = placeholders.unimplemented(path) if script is None else frozenset()
+    results = {k: placeholders.explain(_relocated(v, child_sub, path, script), stubs) if isinstance(v, Problem)
+               else _relocated(v, child_sub, path, script) for k, v in seen.results.items()}
     if fatal is not None and fatal.kind is Verdict.IMPORT:
         fatal = environment.explain_import(fatal, offered.modules, assignment.environment.packages)
     stdout, stderr = (text.replace(child_sub + "/", f"{path.parent}/") for text in (stdout, stderr))
-    fatal = fatal and _relocated(fatal, child_sub, path, script)
+    fatal = fatal and placeholders.explain(_relocated(fatal, child_sub, path, script), stubs)
     if isinstance(assignment, LayerAssignment):
         graded = evaluate_layers(assignment, str(path), results, fatal, notes, stdout, stderr, done.seconds)
     else:

@@ -25,7 +25,6 @@ from ..drive.problems import Problem, Verdict, describe, grader_error
 from ..drive.runner import Observation, load_module, load_statements, observe
 from . import events as ev
 
-
 MAX_SKIPPED = 20                 # notebook statements left out, reported one by one
 
 

@@ -154,6 +154,10 @@ CAUSES: dict[str, Cause] = {
         "the softmax as (z - max) - log(sum(exp(z - max)))" if c.spec.loss_record.one_hot_targets else
         "an exp of a large argument overflows to inf (np.exp(710) in float64): write the function so that exp only "
         "sees arguments <= 0, e.g. a sigmoid as np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))")),
+    "log_underflow": Cause("log of an underflowed probability", _text(
+        "the row maximum is subtracted, yet at large scores a probability underflows to 0 and its log is -inf: "
+        "compute the log-probabilities as a log-softmax, shifted - log(sum(exp(shifted))) with shifted = z - max(z), "
+        "instead of np.log(probs)")),
     "float64_upcast": Cause("float64 upcast in a float32 run", _text(
         "the values are right, but a float32 case came back as float64: an array made without dtype= (np.zeros, "
         "np.ones, np.array of Python floats are float64) or a float64 scalar such as np.float64(len(X)) mixed in; "
@@ -316,6 +320,11 @@ def diagnose(trials: list[Trial], failing: set[str], loss_failed: bool, forward_
     if large and usual and _right_in_float64(usual, failing, loss_failed) and \
             not _right_in_float64(large, failing, loss_failed):
         what = ("output",) * forward_failed + ("loss",) * loss_failed + tuple(p for p in spec.param_names if p in failing)
+        if what == ("loss",) and any(not np.isfinite(np.asarray(t.run.loss, np.float64)).all() for t in large
+                                     if t.run.loss is not None):
+            return Diagnosis((Finding("log_underflow", what, "the loss is inf only in the case with large scores, "
+                                      "while the output and every gradient are right there",
+                                      CAUSES["log_underflow"].hint(HintContext(spec))),))
         return Diagnosis((Finding("overflow", what, "right in every run with the usual weights, wrong in the case "
                                   f"with large values ({large[0].spec.label().split(', ', 4)[-1].rstrip(']')})",
                                   CAUSES["overflow"].hint(HintContext(spec))),))

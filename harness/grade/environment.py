@@ -101,8 +101,8 @@ def offered(packages: tuple[str, ...]) -> Offered:
     if missing:
         raise EnvironmentUnavailable(
             f"the assignment's [environment] needs {', '.join(sorted(missing))}, which the grader does not have: "
-            f"install it where the grader runs (pip install {' '.join(sorted(missing))}), or remove it from the "
-            "assignment")
+            f"install it where the grader runs (pip install {' '.join(sorted(missing))}; for the built-in course "
+            "packs: pip install \"backprop-harness[courses]\"), or remove it from the assignment")
     modules = {_module_name(p) for p in entries.values()}
     never = sorted(modules & set(NEVER_MODULES))
     if never:

@@ -83,8 +83,7 @@ def _run_checks(layer, case: LayerCase, case_def: LayerCaseDef, result, assignme
                 upcast.append(case_def.name)
             mismatches = [m for m in comp.mismatches if not accepted_upcast(m, assignment.float64_results)]
             messages[i] += [m.message() for m in mismatches]
-            if mismatches:
-                wrong[name] = (case, result.get(name), expected[name], inputs)
+            wrong[name] = (case, result.get(name), expected[name], inputs, bool(mismatches))
         changed = [n for n, key in (("x", "x_after"), ("dout", "dout_after"))
                    if n in inputs and not _same(result.get(key), inputs[n])]
         if changed:
@@ -121,29 +120,46 @@ HINTS = {
     "sign": "dx is d loss / d x: (softmax(x) - onehot(y)) / N, not its negative",
     "nonfinite": "look for an overflowing exp (subtract each row's maximum before a softmax), 0/0 or log(0)",
     "overflow": "subtract each row's maximum before exp: the case with large scores overflows otherwise",
+    "log_underflow": "compute the log-probabilities as a log-softmax, shifted - log(sum(exp(shifted))) with shifted = "
+                     "x - max(x), instead of log(probs): a probability that underflows to 0 has log -inf",
+    "float64_upcast": "the values are right, in float64 for float32 inputs: make new arrays with the input's dtype "
+                      "(np.zeros_like, astype(x.dtype))",
     "missing_gradient": "return every gradient the layer's backward pass must give",
     "unexplained": "compare each value with its formula for one small input by hand",
 }
 
 
-def _diagnose(layer, failed: dict[str, list]) -> list[Finding]:
-    """Per failing value of the layer, the first hypothesis that explains it in every failing case."""
+def _diagnose(layer, seen: dict[str, list]) -> list[Finding]:
+    """Per failing value of the layer, the first hypothesis that explains it in every failing case
+    and agrees with the cases where it passed. `seen`: value -> [(case, got, expected, inputs,
+    failed)] over every case."""
     out = []
-    for name, items in failed.items():
-        cause, text = _explain(layer, name, items)
+    failing = {name for name, items in seen.items() if any(i[4] for i in items)}
+    for name in sorted(failing, key=list(seen).index):
+        items = [i for i in seen[name] if i[4]]
+        cause, text = _explain(layer, name, items, seen[name], failing)
         out.append(Finding(cause, (f"{layer.name}.{name}" if name not in ("out", "loss") else layer.name,),
                            text, HINTS.get(cause, HINTS["unexplained"])))
     return out
 
 
-def _explain(layer, name: str, items: list) -> tuple[str, str]:
+def _explain(layer, name: str, items: list, every: list, failing: set) -> tuple[str, str]:
+    """items: the failing cases of this value; every: all its cases (a factor must hold in each)."""
     got = [i[1] for i in items]
     exp = [i[2] for i in items]
     cases = [i[0] for i in items]
     if any(g is None for g in got):
         return "missing_gradient", f"{name} is not among the values the layer returns"
+    if all(np.shape(g) == e.shape and _close(g, e) for g, e in zip(got, exp, strict=True)):
+        kinds = sorted({str(np.asarray(g).dtype) for g in got})
+        if "float64" in kinds and any(c.dtype == "float32" for c in cases):
+            return "float64_upcast", f"{name} has the right values, as float64 for float32 inputs"
     if any(not np.all(np.isfinite(np.asarray(g, np.float64))) for g in got):
         if all(c.scale > 1 for c in cases):
+            if name == "loss" and "dx" not in failing:
+                return "log_underflow", ("the loss is inf only in the cases with large scores, while dx is right there: "
+                                         "the row maximum is subtracted, but the log is taken of a probability that "
+                                         "underflowed to 0")
             return "overflow", f"{name} holds inf or NaN only in the cases with large inputs"
         return "nonfinite", f"{name} holds inf or NaN"
     if name == "dw" and all(_close(np.asarray(g).T, e) for g, e in zip(got, exp, strict=True)):
@@ -158,10 +174,10 @@ def _explain(layer, name: str, items: list) -> tuple[str, str]:
         found = _activation_deviation(layer.kind, items)
         if found:
             return found
-    ratios = _ratios(list(zip(got, exp, strict=True)))
-    named = ratios and name_factor(ratios, [c.batch for c in cases], [c.inputs for c in cases])
+    ratios = _ratios([(i[1], i[2]) for i in every])          # the passing cases too: a factor must hold in each
+    named = ratios and name_factor(ratios, [i[0].batch for i in every], [i[0].inputs for i in every])
     if named:
-        return named[0][0], f"exactly {named[1]} times the expected {name} in every failing case"
+        return named[0][0], f"exactly {named[1]} times the expected {name} in every case"
     return "unexplained", f"{name} differs in a way no typical bug explains"
 
 
@@ -177,10 +193,12 @@ def _activation_deviation(kind: str, items: list):
         slips["deriv_miswritten"] = act.miswritten_slope[1]
     for cause, slope in slips.items():
         predicted = []
-        for _, _, _, inputs in items:
+        for _, _, _, inputs, _ in items:
             x, dout = np.asarray(inputs["x"], np.float64), np.asarray(inputs["dout"], np.float64)
             predicted.append(dout * slope(x, act.f(x)))
-        if all(_close(g, p) for (_, g, _, _), p in zip(items, predicted, strict=True)):
+        if all(_close(p, e) for (_, _, e, _, _), p in zip(items, predicted, strict=True)):
+            continue                  # this slip gives the right answer here (ReLU's slope at its output): no evidence
+        if all(_close(g, p) for (_, g, _, _, _), p in zip(items, predicted, strict=True)):
             return cause, "matches dx with this slip in every failing case"
     return None
 

@@ -15,7 +15,7 @@ AUTODIFF = {"torch", "tensorflow", "keras", "jax", "autograd", "tinygrad", "mxne
             "micrograd", "flax", "optax", "sklearn"}
 REACHING = {"ctypes": "raw memory and C calls", "subprocess": "starts processes", "signal": "sends signals",
             "socket": "opens network sockets", "multiprocessing": "starts processes", "gc": "inspects live objects",
-            "inspect": "inspects frames", "importlib": "imports by name", "builtins": "patches builtins"}
+            "inspect": "inspects frames", "importlib": "imports by name"}
 ATTRIBUTES = {("sys", "modules"): "reads or patches sys.modules", ("sys", "_getframe"): "walks the caller's frames",
               ("os", "kill"): "sends signals", ("os", "killpg"): "sends signals", ("os", "setsid"): "leaves its session",
               ("os", "fork"): "forks", ("os", "system"): "runs shell commands", ("os", "_exit"): "exits the process",
@@ -37,6 +37,8 @@ def scan(path: str | Path) -> tuple[str, ...]:
     except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):   # nested too deep to parse here
         return ()
     flags: list[tuple[int, str]] = []
+    aliases = {"builtins", "__builtins__"} | {a.asname for node in ast.walk(tree) if isinstance(node, ast.Import)
+                                               for a in node.names if a.name == "builtins" and a.asname}
     for node in ast.walk(tree):
         for name in _imported(node):
             top = name.split(".")[0]
@@ -49,9 +51,34 @@ def scan(path: str | Path) -> tuple[str, ...]:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
                 (node.value.id, node.attr) in ATTRIBUTES:
             flags.append((node.lineno, f"uses {node.value.id}.{node.attr} ({ATTRIBUTES[node.value.id, node.attr]})"))
+        patched = _patches_builtins(node, aliases)
+        if patched:
+            flags.append((node.lineno, f"{patched} (patches builtins)"))
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             flags += [(node.lineno, f"the string {s!r} ({why})") for s, why in STRINGS.items() if s in node.value]
     return tuple(f"line {line}: {what}" for line, what in sorted(set(flags)))
+
+
+def _patches_builtins(node, names: set) -> str:
+    """Writing into the builtins module (builtins.len = ..., setattr(builtins, ...),
+    __builtins__[...] = ...); `from builtins import range`, the py2-compatibility line of course
+    templates, only reads them and is not flagged. `names`: builtins under every name it has here."""
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+        if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else node.targets if isinstance(node, ast.Delete) else []
+    for t in targets:
+        if isinstance(t, (ast.Attribute, ast.Subscript)) and isinstance(t.value, ast.Name) and t.value.id in names:
+            return f"writes {t.value.id}.{t.attr}" if isinstance(t, ast.Attribute) else f"writes into {t.value.id}"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr") and \
+            node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in names:
+        return f"calls {node.func.id}({node.args[0].id}, ...)"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("update", "__setitem__",
+                                                                                                  "setdefault") and \
+            isinstance(node.func.value, ast.Name) and node.func.value.id in names:
+        return f"calls __builtins__.{node.func.attr}"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars" and node.args and \
+            isinstance(node.args[0], ast.Name) and node.args[0].id in names:
+        return f"reads vars({node.args[0].id})"
+    return ""
 
 
 def _imported(node) -> list[str]:
