@@ -38,3 +38,20 @@ def hide_framework(folder, top_level: str = "torch"):
         sys.meta_path.insert(0, _Hide())
     """))
     return folder
+
+
+def strict_pack(name: str, folder) -> str:
+    """A built-in course pack made strict, as staff may: inputs scored, every case weighed,
+    float64 results for float32 inputs failed; its support folder named by absolute path."""
+    import re
+    from pathlib import Path
+
+    from harness.drive.assignment import BUILTIN_DIR
+    text = (BUILTIN_DIR / f"{name}.toml").read_text()
+    text = re.sub(r"^inputs = 0\b", "inputs = 1", text, flags=re.M)
+    text = re.sub(r"^weight = 0\b.*$", "", text, flags=re.M)
+    text = text.replace('float64_results = "accept"', 'float64_results = "fail"')
+    text = re.sub(r'^support = "(support/[^"]+)"', lambda m: f'support = "{BUILTIN_DIR / m.group(1)}"', text, flags=re.M)
+    path = Path(folder) / f"{name}_strict.toml"
+    path.write_text(text)
+    return str(path)

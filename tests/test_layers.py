@@ -14,6 +14,8 @@ from harness.drive.assignment import AssignmentError, load
 from harness.drive.problems import Verdict
 from harness.grade.batch import grade
 
+from .helpers import strict_pack
+
 HERE = Path(__file__).parent / "course_nets"
 LAYERS = (HERE / "cs231n_layers.py").read_text()
 
@@ -97,7 +99,7 @@ def test_each_layer_bug_fails_its_own_checks_and_is_named(bug, tmp_path):
     old, new, failing, cause = BUGS[bug]
     assert LAYERS.count(old) == 1, old
     (tmp_path / "layers.py").write_text(LAYERS.replace(old, new))
-    g = grade(str(tmp_path / "layers.py"), load("cs231n_layers"))
+    g = grade(str(tmp_path / "layers.py"), load(strict_pack("cs231n_layers", tmp_path)))   # in-place, large scores scored
     assert g.status is Verdict.FAILED, g.problem
     assert {c.id.short for c in g.checks if not c.passed} == failing, g.problem
     if cause:

@@ -47,11 +47,22 @@ def test_a_notebook_is_graded_like_its_code_cells_with_training_cells_skipped(tm
     assert any("notebook cells 6 not run" in n for n in g.notes), g.notes
 
 
-def test_a_notebook_error_points_at_its_cell_and_line(tmp_path):
+def test_a_notebook_cell_that_raises_is_left_out_and_named_at_its_cell_and_line(tmp_path):
+    """As in Jupyter, a cell that raises does not take the definitions of the others with it."""
     nb = _notebook(tmp_path, _cells(training="net = BinaryClassifier(3, 5, 1)\nnet.fit()"))
     g = grade(str(nb), load(str(_assignment(tmp_path))), timeout_s=20)
-    assert g.status is Verdict.EXCEPTION, g.problem
-    assert "AttributeError" in g.problem and f"{nb} (cell 6, line 3)" in g.problem, g.problem
+    assert g.passed, g.problem
+    note = next(n for n in g.notes if "notebook statement" in n)
+    assert "AttributeError" in note and "cell 6, line 3" in note, note
+
+
+def test_a_notebook_whose_definition_raises_fails_where_it_is_used(tmp_path):
+    cells = _cells()
+    cells[2].source = cells[2].source.replace("class BinaryClassifier", "@undefined_name\nclass BinaryClassifier", 1)
+    nb = _notebook(tmp_path, cells)
+    g = grade(str(nb), load(str(_assignment(tmp_path, 'skip_cells = ["# Training"]\n'))), timeout_s=20)
+    assert not g.passed, g.problem
+    assert any("undefined_name" in n and "cell 3" in n for n in g.notes), g.notes
 
 
 def test_an_unreadable_notebook_gets_its_own_verdict(tmp_path):

@@ -121,7 +121,7 @@ _INTEGER_NEEDED = ("cannot be interpreted as an integer", "slice indices must be
 def legacy(exc: BaseException, line: str = "") -> str:
     """What an exception says about code written for Python 2 or an older numpy (with what to
     write instead), or ""."""
-    text = str(exc)
+    text = _safe_str(exc)
     if isinstance(exc, NameError) and getattr(exc, "name", None) in _PY2_NAMES:
         return f"written for Python 2: {exc.name} does not exist in Python 3 (use {_PY2_NAMES[exc.name]})"
     if isinstance(exc, AttributeError):

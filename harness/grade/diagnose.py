@@ -154,6 +154,9 @@ CAUSES: dict[str, Cause] = {
         "the softmax as (z - max) - log(sum(exp(z - max)))" if c.spec.loss_record.one_hot_targets else
         "an exp of a large argument overflows to inf (np.exp(710) in float64): write the function so that exp only "
         "sees arguments <= 0, e.g. a sigmoid as np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))")),
+    "params_changed": Cause("parameters changed by the gradients call", _text(
+        "compute the gradients without applying them: an update inside the call that returns the gradients moves "
+        "the weights each time it is called, so a numerical gradient check (which calls it many times) fails")),
     "log_underflow": Cause("log of an underflowed probability", _text(
         "the row maximum is subtracted, yet at large scores a probability underflows to 0 and its log is -inf: "
         "compute the log-probabilities as a log-softmax, shifted - log(sum(exp(shifted))) with shifted = z - max(z), "

@@ -18,7 +18,7 @@ from ..core.spec import Spec
 from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import Assignment, Case, Scoring
 from ..drive.problems import Problem, Verdict, grader_error
-from .diagnose import CAUSES, Diagnosis, Trial, diagnose
+from .diagnose import CAUSES, Diagnosis, Finding, Trial, diagnose
 
 
 class CheckKind(str, Enum):
@@ -182,8 +182,16 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
                 f"gradient {name} came back with shape {shape}, which its layout {layout!r} cannot hold "
                 f"({LAYOUTS[layout].description if layout in LAYOUTS else ''})")
             kinds.setdefault(CheckId(CheckKind.GRADIENT, name), set()).add("shape")
-        if run.mutated:
-            messages[CheckId(CheckKind.INPUTS)].append(f"the code modified {', '.join(run.mutated)} in place: "
+        changed = {m.split(" (in ", 1)[0]: m for m in run.mutated if " (in " in m}
+        for name, what in changed.items():       # a parameter the gradients call changed: as the course's
+            check = CheckId(CheckKind.GRADIENT, name)   # numerical gradient check would, it fails that gradient
+            if check in messages:
+                messages[check].append(f"the code changed the parameter {what} in place: gradients are "
+                                       "computed, not applied, by that call")
+                kinds.setdefault(check, set()).add("mutated")
+        data = [m for m in run.mutated if " (in " not in m]
+        if data:
+            messages[CheckId(CheckKind.INPUTS)].append(f"the code modified {', '.join(data)} in place: "
                                                        "callers' data changes under them; work on a copy")
     checks = []
     for i in ids:
@@ -360,19 +368,23 @@ def _problem_case(results: dict, problem: Problem, visibility: dict) -> str:
 
 
 def _diagnosis(runs: dict[str, Spec], results: dict, failed: dict) -> Diagnosis:
-    bad = {k for k, v in failed.items() if v and k.kind is not CheckKind.INPUTS}
+    changed = tuple(k.param for k, v in failed.items() if v == {"mutated"} and k.kind is CheckKind.GRADIENT)
+    first = (Finding("params_changed", changed, "the gradients call changed these parameters in place",
+                     CAUSES["params_changed"].hint(None)),) if changed else ()
+    bad = {k for k, v in failed.items() if v and k.kind is not CheckKind.INPUTS and v != {"mutated"}}
     if not bad:
-        return Diagnosis(())
+        return Diagnosis(first)
     trials = []
     for run_id, r in results.items():
         spec = runs.get(run_id)
         if isinstance(r, Run) and spec is not None and spec.dtype == "float64":
             X, T = make_batch(spec)
             trials.append(Trial(spec, init_params(spec), X, T, r))
-    return diagnose(trials, {k.param for k in bad if k.kind is CheckKind.GRADIENT},
-                    bool(failed.get(CheckId(CheckKind.LOSS))), bool(failed.get(CheckId(CheckKind.FORWARD))),
-                    bool(failed.get(CheckId(CheckKind.STEP), set()) - {"exception"}),
-                    upcast=all(failed[k] == {"dtype"} for k in bad))
+    found = diagnose(trials, {k.param for k in bad if k.kind is CheckKind.GRADIENT},
+                     bool(failed.get(CheckId(CheckKind.LOSS))), bool(failed.get(CheckId(CheckKind.FORWARD))),
+                     bool(failed.get(CheckId(CheckKind.STEP), set()) - {"exception"}),
+                     upcast=all(failed[k] == {"dtype"} for k in bad))
+    return dataclasses.replace(found, findings=first + found.findings)
 
 
 def grader_failed(assignment: Assignment, submission: str, trace: str, seconds: float = 0.0) -> Graded:
