@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.losses import L2_FORMS
 from ..core.params import LAYOUTS
 from ..core.spec import Spec, SpecError, get_spec
 from .adapter import ROLES, SPEC_VALUES, Adapter, Call, Param
@@ -26,7 +27,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gr
 # What each kind of call may return (besides values of the code's own, kept for later calls).
 RETURNS = {"forward": ("output", "loss"), "loss": ("loss",), "gradients": ("grads", "loss"), "update": ("model",),
            "layer": ("out", "loss", "dx", "dw", "db")}           # harness.drive.layers.ROLES
-INIT_VALUES = ("lr", "seed", "dtype", "l2", "sizes")   # and sizes.<i>
+INIT_VALUES = ("lr", "seed", "dtype", "l2", "sizes", "module")   # and sizes.<i>; module: the submission itself
 CALL_ARGS = ("model", "X", "T", "lr", "rows", "pairs", "epochs", "output", "labels", "x", "t")   # x, t: with per_row
 DATA = ("rows", "columns")
 BIAS_SHAPES = ("exact", "lenient")
@@ -36,7 +37,8 @@ MAX_LOG_EPS = 1e-6
 _TYPES = {"name": str, "title": str, "spec": str, "loss": str, "reference": str, "file": str, "dtype": str,
           "visibility": str, "batch": int, "seed": int, "lr": (int, float), "weight": (int, float),
           "timeout_s": (int, float), "memory_mb": int, "sizes": list, "activations": list, "l2": (int, float),
-          "l2_form": str, "log_eps": (int, float), "data": str, "bias_shapes": str, "support": str, "write": str,
+          "l2_form": str, "l2_forms_accepted": list, "run": str,
+          "log_eps": (int, float), "data": str, "bias_shapes": str, "support": str, "write": str,
           "init_scale": (int, float), "logit_offset": (int, float), "absent_classes": int}
 
 
@@ -121,8 +123,10 @@ class Assignment:
     show_output: bool = False        # Gradescope: show the code's own stdout/stderr to the student
     source: str = ""                 # where it was read from
     log_eps: float = 0.0             # a loss written with log(p + log_eps) is accepted (0: only the exact log)
+    l2_forms_accepted: tuple[str, ...] = ()   # other L2 forms passed (loss and gradients both in that form), noted
     support: str | None = None       # a folder of the course's support modules every submission may import
     skip_cells: tuple[str, ...] = () # notebook cells not run: a tag, or text in the cell's first line
+    load: str = "module"             # "definitions": a script's top-level code is not run (runner.load_definitions)
     environment: Environment = Environment()
     float64_results: str = "fail"    # "accept": float64 results for float32 inputs pass (the course runs float64)
 
@@ -352,7 +356,7 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
     head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
                                         "seed", "l2", "l2_form", "l2_biases", "log_eps", "reference", "timeout_s",
                                         "memory_mb", "file", "show_output", "support", "skip_cells",
-                                        "float64_results"),
+                                        "float64_results", "l2_forms_accepted", "run"),
                   "assignment", ("name", "spec"))
     spec = _spec(head)
     points = _table(data, "scoring", SCORED, "scoring")
@@ -392,7 +396,29 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
                       timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
                       show_output=_flag(head, "show_output"), source=source, log_eps=log_eps,
                       support=_support(head, source), skip_cells=_strings(head, "skip_cells"),
-                      environment=_environment(data), float64_results=_float64_results(head))
+                      environment=_environment(data), float64_results=_float64_results(head),
+                      l2_forms_accepted=_l2_forms_accepted(head, spec), load=_load(head))
+
+
+RUNS = {"all": "module", "definitions": "definitions"}
+
+
+def _load(head: dict) -> str:
+    value = head.get("run", "all")
+    if value not in RUNS:
+        raise AssignmentError(f"[assignment] run = {value!r}; valid: \"all\" (the whole file runs, as `python file.py` "
+                              "would import it) or \"definitions\" (only imports, functions, classes and constants: "
+                              "a script that trains at the top level)")
+    return RUNS[value]
+
+
+def _l2_forms_accepted(head: dict, spec: Spec) -> tuple[str, ...]:
+    forms = _strings(head, "l2_forms_accepted")
+    for form in forms:
+        if form not in L2_FORMS:
+            raise AssignmentError(f"[assignment] l2_forms_accepted: unknown L2 form {form!r}; valid: "
+                                  + ", ".join(f"{k} ({f.written})" for k, f in L2_FORMS.items()))
+    return tuple(f for f in forms if f != spec.l2_form)
 
 
 def _strings(head: dict, key: str) -> tuple[str, ...]:
@@ -462,6 +488,7 @@ class LayerAssignment:
     reference: str | None = None
     environment: Environment = Environment()
     float64_results: str = "fail"
+    load: str = "module"
 
     def runs(self) -> dict:
         """Run id -> (the layer, its LayerCase), layer by layer, case by case."""
@@ -473,7 +500,7 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
     from ..core.layers import LayerError, kinds, role
     from .layers import LayerAdapter
     head = _check_types(_table(data, "assignment", ("name", "title", "timeout_s", "memory_mb", "file", "show_output",
-                                                    "support", "skip_cells", "reference", "float64_results"),
+                                                    "support", "skip_cells", "reference", "float64_results", "run"),
                                        "assignment", ("name",)),
                         "[assignment]")
     raw = data["layers"]
@@ -540,7 +567,7 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
     return LayerAssignment(head["name"], head.get("title", head["name"]), tuple(layers), tuple(cases), scoring,
                            float(timeout), memory, head.get("file"), _flag(head, "show_output"), source,
                            _support(head, source), _strings(head, "skip_cells"), head.get("reference"),
-                           _environment(data), _float64_results(head))
+                           _environment(data), _float64_results(head), _load(head))
 
 
 def _layer_call(value, where: str) -> Call:

@@ -142,9 +142,11 @@ def legacy(exc: BaseException, line: str = "") -> str:
     return ""
 
 
-def describe(exc: BaseException, submission: str | None = None) -> Problem:
+def describe(exc: BaseException, submission: str | None = None, course=()) -> Problem:
     """A Problem for an exception raised by (or while importing) code under test; `where` is
-    the last frame in the submission's folder, else the last one outside the harness."""
+    the last frame in the submission's folder, else the last one outside the harness. `course`:
+    folders of the assignment's support modules, the course's code on the submission's side (an
+    exception they raise on the submission's objects is not the harness's)."""
     if isinstance(exc, SyntaxError):
         py2 = python2_syntax(exc)
         message = f"Python 2 syntax: {py2} at line {exc.lineno} (this grader runs Python 3)" if py2 else \
@@ -162,7 +164,7 @@ def describe(exc: BaseException, submission: str | None = None) -> Problem:
     frames = traceback.extract_tb(exc.__traceback__)
     folder = str(Path(submission).resolve().parent) if submission else None
     ours = [f for f in frames if _in(f, HARNESS_DIR)]
-    own = [f for f in frames if folder and _in(f, folder) and f not in ours]
+    own = [f for f in frames if (folder and _in(f, folder) or any(_in(f, c) for c in course)) and f not in ours]
     outside = [f for f in frames if f not in ours]
     message = f"{type(exc).__name__}: {_safe_str(exc)}"
     last_known = [f for f in frames if f in ours or f in own][-1:]
@@ -170,6 +172,8 @@ def describe(exc: BaseException, submission: str | None = None) -> Problem:
         return grader_error(message, traceback.format_exception(type(exc), exc, exc.__traceback__))
     frame = (own or outside or frames or [None])[-1]
     kind = Verdict.IMPORT if isinstance(exc, ImportError) else Verdict.EXCEPTION
+    if last_known and any(_in(last_known[0], c) for c in course) and isinstance(exc, (AttributeError, TypeError)):
+        kind = Verdict.API         # the course's code called what the submission does not offer
     old = legacy(exc, (own[-1].line or "") if own else (frame.line or "") if frame else "")
     if old:
         message = f"{message.splitlines()[0]} ({old})"

@@ -9,6 +9,7 @@ steps, so they cannot drift apart.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import importlib.util
@@ -44,6 +45,7 @@ def load_module(ref: str):
     return importlib.import_module(ref)
 
 
+LOADS = ("module", "statements", "definitions")   # the whole file; a notebook statement by statement; definitions only
 CELL_MARK = "# --- cell "            # harness.drive.notebook starts each cell's lines with it
 
 
@@ -52,7 +54,6 @@ def load_statements(ref: str):
     statement, each in the module's namespace; a cell that does not parse, or a statement that
     raises (a test cell importing the course's unshipped test helpers), is skipped and the rest
     still run. Returns (module, [(exception, lineno)]) for what was skipped."""
-    import ast
     import types
     path = Path(ref)
     if not path.is_file():
@@ -78,6 +79,36 @@ def load_statements(ref: str):
             except Exception as exc:          # noqa: BLE001 - the notebook's own statement
                 skipped.append((exc, node.lineno))
     return module, skipped
+
+
+DEFINITIONS = ("Import", "ImportFrom", "FunctionDef", "AsyncFunctionDef", "ClassDef")
+
+
+def load_definitions(ref: str):
+    """A script's definitions only: its imports, functions and classes, and assignments whose value
+    is a constant, run in order; every other top-level statement (a training loop, a seeding call
+    such as nnfs.init(), plots, prints) is left out. Returns (module, [line of each left out])."""
+    path = Path(ref)
+    if not path.is_file():
+        raise AdapterError(f"no such file: {ref}")
+    tree = ast.parse(path.read_text(), str(path))
+    kept = [n for n in tree.body if type(n).__name__ in DEFINITIONS or _constant_assignment(n)]
+    left_out = [n.lineno for n in tree.body if n not in kept and not _docstring(n)]
+    name = f"_bph_student_{next(_counter)}_{path.stem}"
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None, origin=str(path)))
+    module.__file__ = str(path)
+    sys.modules[name] = module
+    exec(compile(ast.Module(kept, []), str(path), "exec"), module.__dict__)
+    return module, left_out
+
+
+def _constant_assignment(node) -> bool:
+    return isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and \
+        isinstance(node.value, ast.Constant)
+
+
+def _docstring(node) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
 def _cells(text: str) -> list[tuple[int, str]]:
@@ -128,6 +159,16 @@ def _step(obj, part, path):
     elif hasattr(obj, part):
         return getattr(obj, part)
     raise AdapterError(f"cannot find {path!r}: no {part!r} on {type(obj).__name__}")
+
+
+def _support_factory(ref: str):
+    """factory = "course_module.Name": a class of the assignment's support modules that builds the
+    model from the submission's own classes (it gets the submission as init value "module")."""
+    module_name, _, name = ref.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise AdapterError(f"the assignment's factory {ref!r} cannot be loaded from its support modules: {exc}") from None
 
 
 def _init_value(key: str, spec: Spec):
@@ -242,7 +283,7 @@ class Session:
 
     def _construct(self):
         a, module = self.adapter, self.module
-        factory = getattr(module, a.factory, None)
+        factory = _support_factory(a.factory) if "." in a.factory else getattr(module, a.factory, None)
         if factory is None:
             defined = sorted(n for n, v in vars(module).items() if not n.startswith("_") and
                              (isinstance(v, type) or callable(v)) and getattr(v, "__module__", None) == module.__name__)
@@ -250,7 +291,7 @@ class Session:
                                + (f" (it defines: {', '.join(defined)}; is this the right assignment?)" if defined else ""))
         if not callable(factory):
             raise AdapterError(f"{a.factory!r} in {a.module} is a {type(factory).__name__}, not a class or function")
-        kwargs = {kw: _init_value(key, self.spec) for kw, key in a.init}
+        kwargs = {kw: module if key == "module" else _init_value(key, self.spec) for kw, key in a.init}
         if a.optional_init:
             accepted = _keywords(factory)
             kwargs.update({kw: _init_value(key, self.spec) for kw, key in a.optional_init
@@ -272,7 +313,7 @@ class Session:
                 if self.adapter.write == "replace":
                     stored = fresh[p.path] = np.empty(stored.shape, params[p.name].dtype)
             try:
-                store(p.layout, stored, params[p.name])
+                store(p.layout, stored, self._bias_as_kept(p, stored, params[p.name]))
             except LayoutError as exc:
                 raise AdapterError(f"{p.name} at {p.path!r} (layout {p.layout}): {exc}") from None
         for path, array in fresh.items():
@@ -281,10 +322,22 @@ class Session:
     def read(self, model) -> dict:
         """The parameters, read back into the canonical layout."""
         try:
-            return {p.name: numeric(to_canonical(p.layout, _resolve(model, p.path)), f"parameter {p.name} at {p.path!r}")
+            return {p.name: self._bias_as_canonical(p, numeric(to_canonical(p.layout, _resolve(model, p.path)),
+                                                               f"parameter {p.name} at {p.path!r}"))
                     for p in self.adapter.params}
         except LayoutError as exc:
             raise AdapterError(str(exc)) from None
+
+    def _lenient(self, p, shape: tuple, size: int) -> bool:
+        """bias_shapes = "lenient" and a bias of the layout "vec" kept as (1, n) or (n, 1)."""
+        return (self.adapter.bias_shapes == "lenient" and p.layout == "vec" and len(shape) == 2 and 1 in shape
+                and int(np.prod(shape)) == size)
+
+    def _bias_as_kept(self, p, stored: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return value.reshape(stored.shape) if self._lenient(p, stored.shape, value.size) else value
+
+    def _bias_as_canonical(self, p, value: np.ndarray) -> np.ndarray:
+        return value.reshape(-1) if self._lenient(p, value.shape, value.size) else value
 
     def batch(self, X, T) -> dict:
         env = call_env(X, T, self.spec.lr, self.adapter.columns)

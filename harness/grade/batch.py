@@ -73,7 +73,7 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
                           for flag in tripwire.scan(p))
             child_sub = ws.seen(mode, ws.sub, "/sub")
             job = _job(assignment, f"{child_sub}/{rel}", memory_mb, f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz",
-                       timeout_s, paths, script is not None)
+                       timeout_s, paths, "statements" if script is not None else assignment.load)
             if job.layer_runs:
                 ev.save_layer_inputs(ws.inputs / "inputs.npz", job.layer_runs)
             else:
@@ -111,6 +111,9 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
     if offered.frameworks:
         notes.append(f"this assignment lets submissions import {', '.join(offered.frameworks)} (autodiff): "
                      "gradients may come from it rather than from hand-written backprop")
+    if script is None and assignment.load == "definitions":
+        notes.append("only the file's definitions ran (imports, functions, classes, constants): this assignment "
+                     "leaves out its top-level script (training, seeding such as nnfs.init(), plots)")
     if script is not None and script.skipped:
         notes.append(f"notebook cells {', '.join(map(str, script.skipped))} not run (the assignment skips them)")
     stubs = placeholders.unimplemented(path) if script is None else frozenset()
@@ -145,13 +148,13 @@ def unrun(assignment, submission: str, problem: Problem) -> Graded:
 
 
 def _job(assignment, submission: str, memory_mb: int, inputs: str, timeout_s: float, paths,
-         notebook: bool = False) -> ev.Job:
+         load: str = "module") -> ev.Job:
     """What the child is asked to run: every case (and probe) of a net, or every layer on every case."""
     if isinstance(assignment, LayerAssignment):
         return ev.Job(None, submission, memory_mb, {}, inputs, cpu_s=timeout_s, paths=tuple(paths),
-                      layer_runs=assignment.runs(), notebook=notebook)
+                      layer_runs=assignment.runs(), load=load)
     return ev.Job(assignment.adapter_for(submission), submission, memory_mb, plan(assignment), inputs,
-                  cpu_s=timeout_s, paths=tuple(paths), notebook=notebook)
+                  cpu_s=timeout_s, paths=tuple(paths), load=load)
 
 
 def _relocated(result, child_dir: str, path: Path, script: notebook.Script | None = None):
@@ -294,10 +297,19 @@ def find_submissions(paths, assignment: Assignment) -> list[str]:
             if child.is_file() and child.suffix in SUBMISSION_SUFFIXES:
                 found.append(str(child))
             elif child.is_dir() and not child.name.startswith((".", "__")):
-                named = child / assignment.file if assignment.file else None
-                pys = sorted(f for f in child.iterdir() if f.suffix in SUBMISSION_SUFFIXES)
-                found.append(str(named if named and named.is_file() else pys[0] if len(pys) == 1 else child))
+                found.append(str(_the_submission(child, assignment)))
     return found
+
+
+def _the_submission(folder: Path, assignment: Assignment) -> Path:
+    """In one student's folder: the assignment's `file`, else the only notebook (the .py files
+    beside it are the course's helpers), else the only .py file; the folder itself when unclear."""
+    named = folder / assignment.file if assignment.file else None
+    if named and named.is_file():
+        return named
+    notebooks = sorted(folder.glob("*.ipynb"))
+    pys = sorted(folder.glob("*.py"))
+    return notebooks[0] if len(notebooks) == 1 else pys[0] if len(pys) == 1 and not notebooks else folder
 
 
 def student_folders(paths) -> set[Path]:

@@ -22,7 +22,7 @@ from ..core.spec import Spec
 from ..drive.adapter import Adapter
 from ..drive.layers import observe_layer
 from ..drive.problems import Problem, Verdict, describe, grader_error
-from ..drive.runner import Observation, load_module, load_statements, observe
+from ..drive.runner import Observation, load_definitions, load_module, load_statements, observe
 from . import events as ev
 
 MAX_SKIPPED = 20                 # notebook statements left out, reported one by one
@@ -39,7 +39,7 @@ class Outcome:
 
 
 def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], inputs: dict, paths=(), layer_runs=None,
-          notebook: bool = False):
+          load: str = "module"):
     """Import the submission, then run every spec in `runs` on its `inputs` (run id -> params,
     X, T). Yields events (Phase, Imported, Fatal) and an Outcome per run (and per partial run):
     raw numbers only, judged by the parent. `paths`: the assignment's support modules, found
@@ -51,21 +51,23 @@ def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], input
     yield ev.Phase("importing the module")
     start = time.perf_counter()
     try:
-        if notebook:
+        if load == "statements":
             module, skipped = load_statements(submission)
             for exc, _ in skipped[:MAX_SKIPPED]:
-                yield ev.Skipped(describe(exc, submission))
+                yield ev.Skipped(describe(exc, submission, paths))
+        elif load == "definitions":
+            module, _ = load_definitions(submission)
         else:
             module = load_module(submission)
     except BaseException as exc:             # noqa: BLE001 - a submission may raise anything
-        problem = describe(exc, submission)
+        problem = describe(exc, submission, paths)
         if problem.kind is Verdict.API:      # load_module's "no such file"
             problem = Problem(Verdict.MISSING, problem.message)
         yield ev.Fatal(problem)
         return
     yield ev.Imported(time.perf_counter() - start)
     if layer_runs:
-        yield from _drive_layers(module, submission, layer_runs, inputs)
+        yield from _drive_layers(module, submission, layer_runs, inputs, paths)
         return
     for run_id, spec in runs.items():
         yield ev.Phase(f"running {run_id!r}")
@@ -74,24 +76,24 @@ def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], input
             obs = observe(adapter, spec, params, X, T, module)
             yield Outcome(run_id, obs)
             if obs.update_error is not None:
-                yield ev.StepFailed(run_id, describe(obs.update_error, submission))
+                yield ev.StepFailed(run_id, describe(obs.update_error, submission, paths))
             continue
         except BaseException as exc:         # noqa: BLE001
-            yield Outcome(run_id, describe(exc, submission))
+            yield Outcome(run_id, describe(exc, submission, paths))
         try:                                 # what still works earns its points
             yield Outcome(run_id, observe(adapter, spec, params, X, T, module, forward_only=True), partial=True)
         except BaseException:                # noqa: BLE001 - the problem is already reported
             pass
 
 
-def _drive_layers(module, submission: str, layer_runs: dict, inputs: dict):
+def _drive_layers(module, submission: str, layer_runs: dict, inputs: dict, paths=()):
     """Each layer on each case: its forward and backward calls on the grader's inputs."""
     for run_id, (layer, case) in layer_runs.items():
         yield ev.Phase(f"running {run_id!r}")
         try:
             yield Outcome(run_id, observe_layer(layer, module, inputs[run_id], (case.inputs, case.outputs)))
         except BaseException as exc:         # noqa: BLE001
-            yield Outcome(run_id, describe(exc, submission))
+            yield Outcome(run_id, describe(exc, submission, paths))
 
 
 def _limit(job: ev.Job) -> None:
@@ -152,7 +154,7 @@ def child_main(argv) -> int:
         inputs = ev.load_layer_inputs(job.inputs, job.layer_runs) if job.layer_runs else ev.load_inputs(job.inputs,
                                                                                                          job.runs)
         _limit(job)
-        for item in drive(job.adapter, job.submission, job.runs, inputs, job.paths, job.layer_runs, job.notebook):
+        for item in drive(job.adapter, job.submission, job.runs, inputs, job.paths, job.layer_runs, job.load):
             if isinstance(item, Outcome):
                 events.outcome(item)
             else:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core import net
 from ..core.compare import Comparison, Context, compare, compare_runs
+from ..core.losses import L2_FORMS
 from ..core.params import LAYOUTS, init_params, make_batch
 from ..core.run import STAGES, Run
 from ..core.spec import Spec
@@ -138,9 +139,10 @@ def _check_of(stage: str, name: str) -> CheckId:
 
 
 def case_checks(case: Case, result, assignment: Assignment, partial: Run | None = None,
-                upcast: list | None = None) -> tuple[list[Check], dict, list]:
+                upcast: list | None = None, l2_forms: list | None = None) -> tuple[list[Check], dict, list]:
     """The checks of one case, per CheckId the kinds of mismatch it failed by (empty: passed; for
-    the diagnosis), and the accepted log(p + eps) forms it found (LogEps).
+    the diagnosis), and the accepted log(p + eps) forms it found (LogEps). `upcast` and `l2_forms`
+    collect the accepted float64 results and other L2 forms, as (case name) and (case name, form).
     result: a Run, or a Problem (then `partial`, if any, still grades the forward pass and loss)."""
     spec, w, scoring, adapter = case.spec, case.weight, assignment.scoring, assignment.adapter
     ids = check_ids(spec, scoring, adapter.reports_loss, adapter.forward is not None)
@@ -161,6 +163,9 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
                   if (st != "forward" or run.output is not None) and (st != "loss" or adapter.reports_loss)]
         expected, mags = expected_run(spec, params, X, T), net.error_magnitudes(spec, params, X, T)
         comps = compare_runs(spec, "expected", expected, "yours", run, default_tolerance(spec.dtype), mags, stages=stages)
+        comps, form = _accepted_l2_form(assignment, spec, run, comps, stages)
+        if form and l2_forms is not None:
+            l2_forms.append((case.name, form))
         if run.chained is not None and "step" in comps:
             comps["step"] = _rows_in_one_call(spec, run)
         for stage, comp in comps.items():
@@ -202,6 +207,24 @@ def case_checks(case: Case, result, assignment: Assignment, partial: Run | None 
                             points, case.visibility, output, checked=not unchecked))
     failed = {i: frozenset(kinds.get(i, {"mutated"} if messages[i] else ())) for i in ids}
     return checks, (failed if run is not None and not problem else {}), notes
+
+
+def _accepted_l2_form(assignment: Assignment, spec: Spec, run: Run, comps: dict, stages) -> tuple[dict, str]:
+    """Where the loss or a gradient mismatches the case's L2 form: the comparisons against the
+    first form the assignment also accepts that the loss and every gradient match, and its name;
+    else the comparisons as they were and ""."""
+    def mismatched(cs: dict) -> bool:
+        return any(cs[st].mismatches for st in ("loss", "gradients") if st in cs)
+    if not spec.l2 or not assignment.l2_forms_accepted or not mismatched(comps):
+        return comps, ""
+    params, (X, T) = init_params(spec), make_batch(spec)
+    for form in assignment.l2_forms_accepted:
+        other = dataclasses.replace(spec, l2_form=form)
+        alt = compare_runs(other, "expected", expected_run(other, params, X, T), "yours", run,
+                           default_tolerance(other.dtype), net.error_magnitudes(other, params, X, T), stages=stages)
+        if not mismatched(alt):
+            return alt, form
+    return comps, ""
 
 
 def accepted_upcast(m, policy: str) -> bool:
@@ -268,11 +291,11 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     the fatal problem."""
     runs = plan(assignment)
     missing = fatal or Problem(Verdict.CRASHED, "the process ended before this case ran")
-    checks, failed, upcast = [], {}, []
+    checks, failed, upcast, l2_forms = [], {}, [], []
     note_list, log_eps = list(notes), []
     for case in assignment.cases:
         cs, f, case_notes = case_checks(case, results.get(case.name, missing), assignment,
-                                        (partials or {}).get(case.name), upcast)
+                                        (partials or {}).get(case.name), upcast, l2_forms)
         checks += cs
         log_eps += case_notes
         for k, v in f.items():
@@ -294,7 +317,7 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     first = (grader + ([fatal] if fatal else problems))[:1]
     inputs_text = [c.output for c in checks if c.id.kind is CheckKind.INPUTS and not c.counts][:1]
     status, problem = verdict(checks, first, diagnosis, inputs_text)
-    accepted = accepted_findings(checks, upcast)
+    accepted = accepted_findings(checks, upcast, l2_forms, assignment.spec)
     note_list += accepted.notes
     detail = "\n".join(p.detail for p in grader if p.detail)
     visible = not first or first[0] is fatal or _problem_case(results, first[0], visibility) == "visible"
@@ -319,9 +342,9 @@ class Accepted:
     notes: tuple[str, ...] = ()   # the sentences for the student's and staff's report
 
 
-def accepted_findings(checks: list[Check], upcast: list[str]) -> Accepted:
-    """What failed but is worth no points (the assignment accepts it, as the course does), and the
-    float64 results it accepted: each said once, with the cases it was seen in."""
+def accepted_findings(checks: list[Check], upcast: list[str], l2_forms=(), spec: Spec | None = None) -> Accepted:
+    """What failed but is worth no points (the assignment accepts it, as the course does), the
+    float64 results and the other L2 forms it accepted: each said once, with the cases it was seen in."""
     seen: dict[str, list[str]] = {}
     for c in checks:
         if c.checked and not c.passed and c.unscored:
@@ -341,6 +364,13 @@ def accepted_findings(checks: list[Check], upcast: list[str]) -> Accepted:
         seen["float64 results"] = list(dict.fromkeys(upcast))
         notes.append("float32 inputs come back as float64 results; the course computes in float64, so this "
                      "assignment accepts it (the values were compared at float32's tolerance)")
+    for form in dict.fromkeys(f for _, f in l2_forms):
+        cases = [c for c, f in l2_forms if f == form]
+        seen[f"L2 as {L2_FORMS[form].written}"] = cases
+        own = f" instead of {L2_FORMS[spec.l2_form].written}" if spec is not None else ""
+        notes.append(f"the L2 term is written as {L2_FORMS[form].written} (gradient {L2_FORMS[form].gradient}){own} "
+                     f"in {', '.join(map(repr, cases))}: loss and gradients agree with each other, and this assignment "
+                     "accepts that form (the course has asked for it in some years)")
     return Accepted(tuple(seen), tuple(notes))
 
 

@@ -41,14 +41,14 @@ class Job:
     cpu_s: float = 0.0             # CPU seconds for the whole child (0: no limit)
     paths: tuple[str, ...] = ()    # folders of the assignment's support modules, as the child sees them
     layer_runs: dict = field(default_factory=dict)   # a layer assignment: run id -> (LayerAdapter, LayerCase)
-    notebook: bool = False         # the submission is a notebook's script: run statement by statement
+    load: str = "module"           # how the submission is run: harness.drive.runner.LOADS
 
     def to_json(self) -> str:
         return json.dumps({"adapter": self.adapter.to_json() if self.adapter else None, "submission": self.submission,
                            "memory_mb": self.memory_mb, "runs": {k: s.to_json() for k, s in self.runs.items()},
                            "inputs": self.inputs, "cpu_s": self.cpu_s, "paths": list(self.paths),
                            "layer_runs": {k: [la.to_json(), c.to_json()] for k, (la, c) in self.layer_runs.items()},
-                           "notebook": self.notebook})
+                           "load": self.load})
 
     @staticmethod
     def from_json(text: str) -> Job:
@@ -57,7 +57,7 @@ class Job:
                    int(data["memory_mb"]), {k: Spec.from_json(s) for k, s in data["runs"].items()}, data["inputs"],
                    float(data["cpu_s"]), tuple(data.get("paths", ())),
                    {k: (LayerAdapter.from_json(la), LayerCase.from_json(c)) for k, (la, c)
-                    in data.get("layer_runs", {}).items()}, bool(data.get("notebook", False)))
+                    in data.get("layer_runs", {}).items()}, str(data.get("load", "module")))
 
     @property
     def run_ids(self) -> list[str]:
