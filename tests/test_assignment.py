@@ -70,7 +70,7 @@ HW3_TEXT = HW3.read_text()
     (('W2 = { path = "layers.1.W"', 'W3 = { path = "layers.1.W"'), "must name exactly W1, b1, W2, b2"),
     (('spec = "sigmoid_mse"', 'spec = "sigmoid"'), "unknown spec 'sigmoid'; valid specs: relu_mse"),
     (('activations = ["relu", "sigmoid"]', 'activations = ["relu", "swish"]'), "unknown activation 'swish'; valid"),
-    (('n_out = "sizes.2"', 'n_out = "sizes.7"'), "valid: lr, seed, dtype, l2, sizes or sizes.0 .. sizes.2"),
+    (('n_out = "sizes.2"', 'n_out = "sizes.7"'), "valid: lr, seed, dtype, l2, sizes, module or sizes.0 .. sizes.2"),
     (("[scoring]", "[scorring]"), "unknown table(s) scorring"),
     (('returns = "grads"', 'returns = "gradients"'), "returns = 'gradients' must name the gradients: grads"),
     (("weight = 2", "weight = -1"), "weight must be a number >= 0"),

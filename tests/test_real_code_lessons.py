@@ -200,3 +200,13 @@ def test_an_exception_in_course_support_code_on_the_submissions_objects_is_an_ap
     except AttributeError as exc:
         assert describe(exc, str(sub), (str(support),)).kind is Verdict.API
         assert describe(exc, str(sub)).kind is not Verdict.API
+
+
+def test_a_layer_bias_gradient_kept_as_a_row_passes_with_a_note(tmp_path):
+    layers = (HERE / "cs231n_layers.py").read_text()
+    old = "db = np.sum(dout, axis=0)"
+    assert layers.count(old) == 1
+    g = grade(write(tmp_path, "layers.py", layers.replace(old, "db = np.sum(dout, axis=0, keepdims=True)")),
+              load("cs231n_layers"))
+    assert g.passed, g.problem
+    assert any("affine.db (1, " in n and "read as shape (M,)" in n for n in g.notes), g.notes

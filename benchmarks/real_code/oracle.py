@@ -524,8 +524,8 @@ def judge(pack: str, folder: Path, support_root: Path | None) -> dict:
 
 
 def _python2(pack: str, folder: Path, rep: Report, exc: SyntaxError) -> dict:
-    main = next(iter(sorted(folder.glob("*.py"))), None)
-    source = python3_source(main) if main and pack == "nielsen_network" else None
+    main = folder / "network.py"
+    source = python3_source(main) if pack == "nielsen_network" and main.is_file() else None
     if source is None:
         return {"verdict": "crash", "why": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
     module = types.ModuleType("student_py2")

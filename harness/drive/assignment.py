@@ -489,6 +489,7 @@ class LayerAssignment:
     environment: Environment = Environment()
     float64_results: str = "fail"
     load: str = "module"
+    bias_shapes: str = "exact"       # "lenient": a db of shape (1, M) or (M, 1) read as (M,), noted
 
     def runs(self) -> dict:
         """Run id -> (the layer, its LayerCase), layer by layer, case by case."""
@@ -500,7 +501,8 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
     from ..core.layers import LayerError, kinds, role
     from .layers import LayerAdapter
     head = _check_types(_table(data, "assignment", ("name", "title", "timeout_s", "memory_mb", "file", "show_output",
-                                                    "support", "skip_cells", "reference", "float64_results", "run"),
+                                                    "support", "skip_cells", "reference", "float64_results", "run",
+                                                    "bias_shapes"),
                                        "assignment", ("name",)),
                         "[assignment]")
     raw = data["layers"]
@@ -567,7 +569,14 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
     return LayerAssignment(head["name"], head.get("title", head["name"]), tuple(layers), tuple(cases), scoring,
                            float(timeout), memory, head.get("file"), _flag(head, "show_output"), source,
                            _support(head, source), _strings(head, "skip_cells"), head.get("reference"),
-                           _environment(data), _float64_results(head), _load(head))
+                           _environment(data), _float64_results(head), _load(head), _bias_shapes(head))
+
+
+def _bias_shapes(head: dict) -> str:
+    value = head.get("bias_shapes", "exact")
+    if value not in BIAS_SHAPES:
+        raise AssignmentError(f"[assignment] bias_shapes = {value!r}; valid: {', '.join(map(repr, BIAS_SHAPES))}")
+    return value
 
 
 def _layer_call(value, where: str) -> Call:
