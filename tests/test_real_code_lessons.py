@@ -210,3 +210,15 @@ def test_a_layer_bias_gradient_kept_as_a_row_passes_with_a_note(tmp_path):
               load("cs231n_layers"))
     assert g.passed, g.problem
     assert any("affine.db (1, " in n and "read as shape (M,)" in n for n in g.notes), g.notes
+
+
+def test_an_unscored_case_never_names_the_cause_of_a_scored_failure(tmp_path):
+    """A real copy: no row maximum subtracted (inf only in the unscored large-scores case) and a
+    ReLU mask that never applies (`hidden < 0` after the ReLU): the mask is what is named."""
+    path = two_layer(tmp_path, ("shifted_scores = scores - np.max(scores, axis=1, keepdims=True)",
+                                "shifted_scores = scores"),
+                     ("dhidden[hidden_layer <= 0] = 0", "dhidden[hidden_layer < 0] = 0"))
+    g = grade(path, load("cs231n_two_layer"))
+    assert g.status is Verdict.FAILED
+    assert g.diagnosis.primary == "missing_act_deriv", g.diagnosis.message()
+    assert "nonfinite" not in {f.cause for f in g.diagnosis.findings}
