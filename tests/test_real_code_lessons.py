@@ -222,3 +222,14 @@ def test_an_unscored_case_never_names_the_cause_of_a_scored_failure(tmp_path):
     assert g.status is Verdict.FAILED
     assert g.diagnosis.primary == "missing_act_deriv", g.diagnosis.message()
     assert "nonfinite" not in {f.cause for f in g.diagnosis.findings}
+
+
+def test_a_python_2_module_is_named_with_what_to_import_instead(tmp_path):
+    folder = tmp_path / "ada"
+    folder.mkdir()
+    (folder / "mnist_loader.py").write_text("import cPickle\nimport gzip\n")
+    network = (HERE / "nielsen_network.py").read_text()
+    (folder / "network.py").write_text("import mnist_loader\n" + network)
+    g = grade(str(folder / "network.py"), load("nielsen_network"), private_folder=True)   # its folder is its own
+    assert g.status is Verdict.IMPORT
+    assert "written for Python 2: the module cPickle does not exist in Python 3 (use pickle)" in g.problem, g.problem

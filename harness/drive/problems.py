@@ -104,6 +104,8 @@ def python2_syntax(exc: SyntaxError) -> str:
 _PY2_NAMES = {"xrange": "range", "reduce": "functools.reduce (from functools import reduce)", "unicode": "str",
               "raw_input": "input", "basestring": "str", "long": "int", "unichr": "chr", "execfile": "exec(open(f).read())",
               "cmp": "(a > b) - (a < b)", "file": "open", "reload": "importlib.reload"}
+_PY2_MODULES = {"cPickle": "pickle", "cStringIO": "io", "StringIO": "io", "urllib2": "urllib.request",
+                "Queue": "queue", "ConfigParser": "configparser", "Tkinter": "tkinter", "__builtin__": "builtins"}
 _PY2_METHODS = {"iteritems": "items()", "itervalues": "values()", "iterkeys": "keys()", "has_key": "`key in d`"}
 _NUMPY_REMOVED = {"int": "int or np.int64", "float": "float or np.float64", "bool": "bool or np.bool_",
                   "object": "object", "str": "str", "complex": "complex", "long": "int", "unicode": "str",
@@ -124,6 +126,8 @@ def legacy(exc: BaseException, line: str = "") -> str:
     text = _safe_str(exc)
     if isinstance(exc, NameError) and getattr(exc, "name", None) in _PY2_NAMES:
         return f"written for Python 2: {exc.name} does not exist in Python 3 (use {_PY2_NAMES[exc.name]})"
+    if isinstance(exc, ModuleNotFoundError) and getattr(exc, "name", None) in _PY2_MODULES:
+        return f"written for Python 2: the module {exc.name} does not exist in Python 3 (use {_PY2_MODULES[exc.name]})"
     if isinstance(exc, AttributeError):
         found = re.search(r"has no attribute '(\w+)'", text)
         name = getattr(exc, "name", "") or (found.group(1) if found else "")
