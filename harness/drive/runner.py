@@ -45,7 +45,6 @@ def load_module(ref: str):
     return importlib.import_module(ref)
 
 
-LOADS = ("module", "statements", "definitions")   # the whole file; a notebook statement by statement; definitions only
 CELL_MARK = "# --- cell "            # harness.drive.notebook starts each cell's lines with it
 
 
@@ -87,28 +86,23 @@ DEFINITIONS = ("Import", "ImportFrom", "FunctionDef", "AsyncFunctionDef", "Class
 def load_definitions(ref: str):
     """A script's definitions only: its imports, functions and classes, and assignments whose value
     is a constant, run in order; every other top-level statement (a training loop, a seeding call
-    such as nnfs.init(), plots, prints) is left out. Returns (module, [line of each left out])."""
+    such as nnfs.init(), plots, prints) is left out."""
     path = Path(ref)
     if not path.is_file():
         raise AdapterError(f"no such file: {ref}")
     tree = ast.parse(path.read_text(), str(path))
     kept = [n for n in tree.body if type(n).__name__ in DEFINITIONS or _constant_assignment(n)]
-    left_out = [n.lineno for n in tree.body if n not in kept and not _docstring(n)]
     name = f"_bph_student_{next(_counter)}_{path.stem}"
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None, origin=str(path)))
     module.__file__ = str(path)
     sys.modules[name] = module
     exec(compile(ast.Module(kept, []), str(path), "exec"), module.__dict__)
-    return module, left_out
+    return module
 
 
 def _constant_assignment(node) -> bool:
     return isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and \
         isinstance(node.value, ast.Constant)
-
-
-def _docstring(node) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
 def _cells(text: str) -> list[tuple[int, str]]:

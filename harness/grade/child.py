@@ -56,7 +56,7 @@ def drive(adapter: Adapter | None, submission: str, runs: dict[str, Spec], input
             for exc, _ in skipped[:MAX_SKIPPED]:
                 yield ev.Skipped(describe(exc, submission, paths))
         elif load == "definitions":
-            module, _ = load_definitions(submission)
+            module = load_definitions(submission)
         else:
             module = load_module(submission)
     except BaseException as exc:             # noqa: BLE001 - a submission may raise anything

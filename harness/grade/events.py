@@ -41,7 +41,8 @@ class Job:
     cpu_s: float = 0.0             # CPU seconds for the whole child (0: no limit)
     paths: tuple[str, ...] = ()    # folders of the assignment's support modules, as the child sees them
     layer_runs: dict = field(default_factory=dict)   # a layer assignment: run id -> (LayerAdapter, LayerCase)
-    load: str = "module"           # how the submission is run: harness.drive.runner.LOADS
+    load: str = "module"           # how the submission is run: "module" (the whole file), "statements" (a
+                                   # notebook, statement by statement), "definitions" (runner.load_definitions)
 
     def to_json(self) -> str:
         return json.dumps({"adapter": self.adapter.to_json() if self.adapter else None, "submission": self.submission,
