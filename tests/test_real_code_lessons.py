@@ -233,3 +233,19 @@ def test_a_python_2_module_is_named_with_what_to_import_instead(tmp_path):
     g = grade(str(folder / "network.py"), load("nielsen_network"), private_folder=True)   # its folder is its own
     assert g.status is Verdict.IMPORT
     assert "written for Python 2: the module cPickle does not exist in Python 3 (use pickle)" in g.problem, g.problem
+
+
+def test_the_strict_sandbox_shows_font_configuration_and_nothing_else_of_etc(tmp_path):
+    """/etc/fonts is bound so matplotlib's text needs no warning on stderr; the rest of /etc stays out."""
+    from harness.grade import isolation
+    if isolation.unavailable(isolation.Mode.STRICT):
+        pytest.skip(f"strict sandbox unavailable: {isolation.unavailable(isolation.Mode.STRICT)}")
+    probe = ("import os\n\n\nclass Probe:   # a class body runs at definition time\n"
+             "    seen = sorted(os.listdir('/etc')) if os.path.isdir('/etc') else []\n"
+             "    assert seen in {allowed}, seen\n\n\n")
+    g = grade(write(tmp_path, "chapter10.py", probe.format(allowed="([], ['fonts'])") + NNFS), load("nnfs_dense"),
+              sandbox_mode="strict")
+    assert g.passed, g.problem
+    g = grade(write(tmp_path, "chapter10.py", probe.format(allowed="([],)") + NNFS), load("nnfs_dense"),
+              sandbox_mode="strict")
+    assert not g.passed and "fonts" in g.problem, g.problem       # the probe runs: it sees /etc/fonts

@@ -92,6 +92,7 @@ def bwrap_argv(layout: Workspace) -> list[str]:
         elif path.is_dir():
             argv += ["--ro-bind", str(path), str(path)]
     argv += ["--ro-bind", str(prefix), str(prefix)]
+    argv += ["--ro-bind-try", "/etc/fonts", "/etc/fonts"]   # font configuration only: matplotlib's text, quietly
     if site.resolve().is_dir():
         argv += ["--tmpfs", str(site.resolve())]
     for entry in sorted(layout.pylib.iterdir()):
