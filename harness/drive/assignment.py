@@ -400,16 +400,22 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
                       l2_forms_accepted=_l2_forms_accepted(head, spec), load=_load(head))
 
 
-RUNS = {"all": "module", "definitions": "definitions"}
+RUNS = {"all": "the whole file runs, as `python file.py` would import it",
+        "definitions": "only imports, functions, classes and constants: a script that trains at the top level"}
 
 
 def _load(head: dict) -> str:
-    value = head.get("run", "all")
-    if value not in RUNS:
-        raise AssignmentError(f"[assignment] run = {value!r}; valid: \"all\" (the whole file runs, as `python file.py` "
-                              "would import it) or \"definitions\" (only imports, functions, classes and constants: "
-                              "a script that trains at the top level)")
-    return RUNS[value]
+    value = _choice(head, "run", RUNS)
+    return "module" if value == "all" else value
+
+
+def _choice(head: dict, key: str, valid: dict[str, str]) -> str:
+    """[assignment] key, one of `valid` (the first is the default), each with what it means."""
+    value = head.get(key, next(iter(valid)))
+    if value not in valid:
+        raise AssignmentError(f"[assignment] {key} = {value!r}; valid: "
+                              + " or ".join(f'"{k}" ({means})' for k, means in valid.items()))
+    return value
 
 
 def _l2_forms_accepted(head: dict, spec: Spec) -> tuple[str, ...]:
@@ -573,10 +579,8 @@ def _parse_layers(data: dict, source: str) -> LayerAssignment:
 
 
 def _bias_shapes(head: dict) -> str:
-    value = head.get("bias_shapes", "exact")
-    if value not in BIAS_SHAPES:
-        raise AssignmentError(f"[assignment] bias_shapes = {value!r}; valid: {', '.join(map(repr, BIAS_SHAPES))}")
-    return value
+    return _choice(head, "bias_shapes", {"exact": "every array in its layout's shape",
+                                         "lenient": "a bias gradient of shape (1, M) or (M, 1) read as (M,)"})
 
 
 def _layer_call(value, where: str) -> Call:
@@ -589,16 +593,12 @@ def _mapping(value, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(value.items())
 
 
-FLOAT64_RESULTS = ("fail", "accept")
+FLOAT64_RESULTS = {"fail": "float32 inputs must give float32 results",
+                   "accept": "float64 results pass, as where the course computes in float64"}
 
 
 def _float64_results(head: dict) -> str:
-    value = head.get("float64_results", "fail")
-    if value not in FLOAT64_RESULTS:
-        raise AssignmentError(f"[assignment] float64_results = {value!r}; valid: \"fail\" (float32 inputs must give "
-                              "float32 results) or \"accept\" (float64 results pass, as where the course computes in "
-                              "float64)")
-    return value
+    return _choice(head, "float64_results", FLOAT64_RESULTS)
 
 
 def _flag(head: dict, key: str) -> bool:
