@@ -249,3 +249,13 @@ def test_the_strict_sandbox_shows_font_configuration_and_nothing_else_of_etc(tmp
     g = grade(write(tmp_path, "chapter10.py", probe.format(allowed="([],)") + NNFS), load("nnfs_dense"),
               sandbox_mode="strict")
     assert not g.passed and "fonts" in g.problem, g.problem       # the probe runs: it sees /etc/fonts
+
+
+def test_harness_check_accepts_the_l2_form_harness_grade_accepts(tmp_path):
+    """The student's own check agrees with the grader: the 2016 form passes, compared in that form."""
+    from harness.check.matrix import Status
+    from harness.check.submission import iter_submission
+    path = two_layer(tmp_path, HALF_LOSS, *HALF_GRADS)
+    rows = [r for _, case_rows in iter_submission(path, load("cs231n_two_layer"), against=()) for r in case_rows]
+    assert rows and all(r.status is not Status.FAIL for r in rows), [r.status for r in rows]
+    assert any("0.5 * reg * sum(W**2)" in n for r in rows for n in r.notes)    # fd alone failed the full form
