@@ -259,3 +259,13 @@ def test_harness_check_accepts_the_l2_form_harness_grade_accepts(tmp_path):
     rows = [r for _, case_rows in iter_submission(path, load("cs231n_two_layer"), against=()) for r in case_rows]
     assert rows and all(r.status is not Status.FAIL for r in rows), [r.status for r in rows]
     assert any("0.5 * reg * sum(W**2)" in n for r in rows for n in r.notes)    # fd alone failed the full form
+
+
+def test_harness_check_runs_an_nnfs_script_as_harness_grade_does(tmp_path):
+    pytest.importorskip("nnfs")
+    from harness.check.matrix import Status
+    from harness.check.submission import iter_submission
+    text = NNFS.replace("import numpy as np\n", "import numpy as np\nimport nnfs\n\nnnfs.init()\n", 1)
+    path = write(tmp_path, "chapter10.py", text)
+    rows = [r for _, case_rows in iter_submission(path, load("nnfs_dense"), against=()) for r in case_rows]
+    assert rows and all(r.status is Status.PASS for r in rows), [(r.spec.dtype, r.status) for r in rows]

@@ -18,7 +18,7 @@ from ..core.losses import L2_FORMS
 from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import Assignment
 from ..drive.problems import describe
-from ..drive.runner import load_module, run_adapter
+from ..drive.runner import load_definitions, load_module, run_adapter
 from .matrix import CheckSettings, Report, Row, Status, check_spec
 
 SUBJECT = "yours"
@@ -46,7 +46,8 @@ def iter_submission(path: str | Path, assignment: Assignment, against: tuple[str
     against = installed_frameworks() if against is None else tuple(against)
     with _importable(path, assignment) as script:
         try:
-            module = load_module(str(script))
+            module = load_definitions(str(script)) if assignment.load == "definitions" and script == path \
+                else load_module(str(script))
         except (Exception, SystemExit) as exc:      # noqa: BLE001 - the student's code: its error, in words
             p = describe(exc, str(script))
             raise SubmissionError(f"{path.name} does not import: {p.message}"
