@@ -269,3 +269,48 @@ def test_harness_check_runs_an_nnfs_script_as_harness_grade_does(tmp_path):
     path = write(tmp_path, "chapter10.py", text)
     rows = [r for _, case_rows in iter_submission(path, load("nnfs_dense"), against=()) for r in case_rows]
     assert rows and all(r.status is Status.PASS for r in rows), [(r.spec.dtype, r.status) for r in rows]
+
+
+def test_a_support_factory_the_support_folder_lacks_is_refused_when_the_assignment_loads(tmp_path):
+    text = Path(load("nnfs_dense").source).read_text()
+    support = Path(load("nnfs_dense").source).parent / "support" / "nnfs_dense"
+    text = text.replace('support = "support/nnfs_dense"', f'support = "{support}"')
+    with pytest.raises(AssignmentError, match=r"factory = 'nnfs_book.Model' names a support module 'nnfs_book', "
+                                              r"but .* has no nnfs_book.py"):
+        load(write(tmp_path, "a.toml", text.replace('"nnfs_course.Model"', '"nnfs_book.Model"')))
+    with pytest.raises(AssignmentError, match=r"has no support folder"):
+        load(write(tmp_path, "b.toml", text.replace(f'support = "{support}"', "")))
+
+
+def test_a_students_own_module_shadowing_the_support_factory_gains_nothing(tmp_path):
+    """The submission's folder comes first on its sys.path: a fake nnfs_course there runs, and is
+    judged like any code of the student's (the numbers are still compared)."""
+    folder = tmp_path / "ada"
+    folder.mkdir()
+    (folder / "chapter10.py").write_text(NNFS)
+    (folder / "nnfs_course.py").write_text(textwrap.dedent('''\
+        import numpy as np
+        from types import SimpleNamespace as NS
+
+
+        class Model:
+            def __init__(self, module, n_inputs, n_hidden, n_outputs, learning_rate=1.0):
+                self.dense1 = NS(weights=np.zeros((n_inputs, n_hidden)), biases=np.zeros((1, n_hidden)))
+                self.dense2 = NS(weights=np.zeros((n_hidden, n_outputs)), biases=np.zeros((1, n_outputs)))
+
+            def predict(self, X):
+                return np.full((len(X), self.dense2.weights.shape[1]), 1.0 / self.dense2.weights.shape[1])
+
+            def forward(self, X, y):
+                return 0.0
+
+            def backward(self, X, y):
+                for d in (self.dense1, self.dense2):
+                    d.dweights, d.dbiases = np.zeros_like(d.weights), np.zeros_like(d.biases)
+                return {"dense1": self.dense1, "dense2": self.dense2}
+
+            def train_step(self, X, y):
+                self.backward(X, y)
+        '''))
+    g = grade(str(folder / "chapter10.py"), load("nnfs_dense"), private_folder=True)
+    assert g.status is Verdict.FAILED and g.score == 0, (g.status, g.score, g.problem)

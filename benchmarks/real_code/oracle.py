@@ -179,7 +179,7 @@ class _CourseTestsFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def exec_module(self, module):
-        pass
+        """Nothing to run: the module stays empty."""
 
 
 def course_environment(folder: Path, support: Path | None) -> None:
@@ -238,10 +238,9 @@ def python3_source(path: Path) -> str | None:
     text = path.read_text(errors="replace")
     try:
         ast.parse(text)
-        return None
+        return None                           # Python 3 already
     except SyntaxError:
-        pass
-    import warnings
+        import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from lib2to3 import refactor

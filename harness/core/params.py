@@ -52,6 +52,11 @@ def make_batch(spec: Spec, batch: int | None = None, seed_stream: int = 1) -> tu
     return X.astype(spec.dtype), T.astype(spec.dtype)
 
 
+def row_or_column(shape: tuple, n: int) -> bool:
+    """A bias of n entries kept as (1, n) or (n, 1): what bias_shapes = "lenient" reads as (n,)."""
+    return len(shape) == 2 and 1 in shape and int(np.prod(shape)) == n
+
+
 # --- layouts -------------------------------------------------------------------------------
 # A layout says how one canonical tensor is kept elsewhere. read(stored) -> canonical;
 # write(stored, canonical) stores the canonical value into `stored` in place.

@@ -391,11 +391,13 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
     reference = head.get("reference")
     if reference and (reference.endswith(".py") or "/" in reference):
         reference = str((Path(source).parent / reference).resolve())
+    support = _support(head, source)
+    _check_support_factory(adapter.factory, support)
     return Assignment(name=head["name"], title=head.get("title", head["name"]), spec=spec,
                       adapter=adapter, cases=cases, scoring=scoring,
                       timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
                       show_output=_flag(head, "show_output"), source=source, log_eps=log_eps,
-                      support=_support(head, source), skip_cells=_strings(head, "skip_cells"),
+                      support=support, skip_cells=_strings(head, "skip_cells"),
                       environment=_environment(data), float64_results=_float64_results(head),
                       l2_forms_accepted=_l2_forms_accepted(head, spec), load=_load(head))
 
@@ -443,6 +445,18 @@ def _support(head: dict, source: str) -> str | None:
         raise AssignmentError(f"[assignment] support = {folder!r}: no such folder beside the assignment file "
                               f"({path})")
     return str(path)
+
+
+def _check_support_factory(factory: str, support: str | None) -> None:
+    """factory = "module.Name" names a class of the assignment's support modules: the module must
+    be there (a missing one is the assignment's mistake, said before any submission runs)."""
+    if "." not in factory:
+        return
+    module = factory.rpartition(".")[0]
+    if support is None or not (Path(support) / (module.replace(".", "/") + ".py")).is_file():
+        raise AssignmentError(f"[code] factory = {factory!r} names a support module {module!r}, but "
+                              + (f"{support} has no {module.replace('.', '/')}.py" if support else
+                                 "the assignment has no support folder ([assignment] support = \"...\")"))
 
 
 def _log_eps(head: dict, spec: Spec) -> float:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.params import LayoutError, store, to_canonical
+from ..core.params import LayoutError, row_or_column, store, to_canonical
 from ..core.run import Run
 from .adapter import Adapter, AdapterError, Call, ShapeError
 
@@ -324,8 +324,7 @@ class Session:
 
     def _lenient(self, p, shape: tuple, size: int) -> bool:
         """bias_shapes = "lenient" and a bias of the layout "vec" kept as (1, n) or (n, 1)."""
-        return (self.adapter.bias_shapes == "lenient" and p.layout == "vec" and len(shape) == 2 and 1 in shape
-                and int(np.prod(shape)) == size)
+        return self.adapter.bias_shapes == "lenient" and p.layout == "vec" and row_or_column(shape, size)
 
     def _bias_as_kept(self, p, stored: np.ndarray, value: np.ndarray) -> np.ndarray:
         return value.reshape(stored.shape) if self._lenient(p, stored.shape, value.size) else value
@@ -653,7 +652,7 @@ def _lenient_bias_shapes(adapter: Adapter, loaded: dict, grads: dict, notes: lis
     out, reshaped = dict(grads), []
     for k, g in grads.items():
         want = loaded[k].shape
-        if k.startswith("b") and g.shape != want and g.ndim == 2 and 1 in g.shape and g.size == int(np.prod(want)):
+        if k.startswith("b") and g.shape != want and row_or_column(g.shape, int(np.prod(want))):
             out[k] = g.reshape(want)
             reshaped.append(f"{k} {g.shape}")
     if reshaped:

@@ -292,20 +292,22 @@ def evaluate(assignment: Assignment, submission: str, results: dict, fatal: Prob
     runs = plan(assignment)
     missing = fatal or Problem(Verdict.CRASHED, "the process ended before this case ran")
     checks, upcast, l2_forms = [], [], []
-    failed: dict[bool, dict] = {True: {}, False: {}}     # scored case? -> CheckId -> kinds of mismatch
+    scored: dict[CheckId, frozenset] = {}                # CheckId -> kinds of mismatch, in the scored cases
+    unscored: dict[CheckId, frozenset] = {}              # ... in the cases worth 0 points
     note_list, log_eps = list(notes), []
     for case in assignment.cases:
         cs, f, case_notes = case_checks(case, results.get(case.name, missing), assignment,
                                         (partials or {}).get(case.name), upcast, l2_forms)
         checks += cs
         log_eps += case_notes
+        failed = scored if case.weight > 0 else unscored
         for k, v in f.items():
-            failed[case.weight > 0][k] = failed[case.weight > 0].get(k, frozenset()) | v
+            failed[k] = failed.get(k, frozenset()) | v
     note_list += _log_eps_note(log_eps)
     for r in results.values():
         if isinstance(r, Run):
             note_list += [n for n in r.notes if n not in note_list]
-    diagnosis = _diagnosis(*_what_to_diagnose(assignment, runs, failed), results)
+    diagnosis = _diagnosis(*_what_to_diagnose(assignment, runs, scored, unscored), results)
     visibility = {case.name: case.visibility for case in assignment.cases}
     problems = sorted((r for k, r in results.items() if isinstance(r, Problem) and k in visibility),
                       key=lambda p: _problem_case(results, p, visibility) != "visible")
@@ -398,17 +400,14 @@ def _problem_case(results: dict, problem: Problem, visibility: dict) -> str:
     return visibility.get(run_id, "hidden")
 
 
-def _what_to_diagnose(assignment: Assignment, runs: dict[str, Spec], failed: dict[bool, dict]) -> tuple[dict, dict]:
+def _what_to_diagnose(assignment: Assignment, runs: dict[str, Spec], scored: dict, unscored: dict) -> tuple[dict, dict]:
     """The runs and failures the diagnosis reads: those of the scored cases when any of them
     failed (a case the course does not test, such as large scores, never names the cause of a
-    scored failure), else those of the unscored ones."""
-    if any(failed[True].values()):
-        unscored = {c.name for c in assignment.cases if c.weight == 0}
-        return {k: s for k, s in runs.items() if k not in unscored}, failed[True]
-    merged = dict(failed[True])
-    for k, v in failed[False].items():
-        merged[k] = merged.get(k, frozenset()) | v
-    return runs, merged
+    scored failure), else all of them."""
+    if any(scored.values()):
+        free = {c.name for c in assignment.cases if c.weight == 0}
+        return {k: s for k, s in runs.items() if k not in free}, scored
+    return runs, {k: scored.get(k, frozenset()) | unscored.get(k, frozenset()) for k in {*scored, *unscored}}
 
 
 def _diagnosis(runs: dict[str, Spec], failed: dict, results: dict) -> Diagnosis:

@@ -10,6 +10,7 @@ import numpy as np
 from ..core.compare import Context, compare
 from ..core.layer_math import layer_expected, layer_inputs, layer_magnitudes
 from ..core.layers import LayerCase, role
+from ..core.params import row_or_column
 from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import LayerAssignment, LayerCaseDef
 from ..drive.problems import Problem, Verdict, grader_error
@@ -66,7 +67,7 @@ def evaluate_layers(assignment: LayerAssignment, submission: str, results: dict,
 def _bias_as_vector(result: dict, layer: str, reshaped: list) -> dict:
     """A db of shape (1, M) or (M, 1) read as (M,)."""
     db = result.get("db")
-    if isinstance(db, np.ndarray) and db.ndim == 2 and 1 in db.shape:
+    if isinstance(db, np.ndarray) and row_or_column(db.shape, db.size):
         reshaped.append(f"{layer}.db {db.shape}")
         return {**result, "db": db.reshape(-1)}
     return result
