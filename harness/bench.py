@@ -31,7 +31,7 @@ import numpy as np
 
 from . import backends as backend_registry
 from .check import gradcheck
-from .core import net as model
+from .core import net
 from .core.params import init_params, make_batch
 from .core.spec import get_spec
 from .drive.assignment import reference_adapter
@@ -80,7 +80,7 @@ def directional_figures(repeat: int) -> dict:
     directional_s = _best(lambda: gradcheck.directional(big, p, X, T, g, seed=0), repeat)
     n_evals_dir = gradcheck.directional(big, p, X, T, g, seed=0).n_evaluations
     p64 = {k: v.astype(np.float64) for k, v in p.items()}
-    one_eval_big = _best(lambda: model.loss_of_params(big, p64, X, T), max(repeat, 20))
+    one_eval_big = _best(lambda: net.loss_of_params(big, p64, X, T), max(repeat, 20))
     n_params_big = sum(v.size for v in p.values())
     full_big_est = 2 * n_params_big * one_eval_big
 
@@ -88,7 +88,7 @@ def directional_figures(repeat: int) -> dict:
     ps, Xs, Ts, gs = _case(small)
     full_small = _best(lambda: gradcheck.full(small, ps, Xs, Ts, gs), 1)
     ps64 = {k: v.astype(np.float64) for k, v in ps.items()}
-    one_eval_small = _best(lambda: model.loss_of_params(small, ps64, Xs, Ts), max(repeat, 50))
+    one_eval_small = _best(lambda: net.loss_of_params(small, ps64, Xs, Ts), max(repeat, 50))
     n_params_small = sum(v.size for v in ps.values())
     model_ratio = full_small / (2 * n_params_small * one_eval_small)
     return {

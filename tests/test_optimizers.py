@@ -22,8 +22,8 @@ def test_each_framework_matches_its_own_convention(optimizer, backend, dtype, se
     spec = small_spec("relu_mse", dtype=dtype, seed=seed).replace(optimizer=optimizer, steps=3)
     rows = check_spec(spec, ["numpy", backend], fd=False)
     skipped = [c.reason for c in rows[0].cells.values() if c.status == "SKIP"]
-    if skipped:
-        pytest.skip(skipped[0])
+    if skipped and all("cannot run float64 here" in reason for reason in skipped):
+        pytest.skip(skipped[0])                 # a detected downgrade, reported with its fix (any other SKIP fails)
     assert rows[0].status == "PASS" and rows[0].cells["step"].status == "PASS", explain(rows, seed)
 
 

@@ -11,10 +11,9 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ..core.params import Params
 from ..core.run import Run
 from ..core.spec import Spec
-
-Params = dict[str, np.ndarray]
 
 
 class Backend(ABC):
@@ -115,12 +114,13 @@ class FrameworkBackend(Backend):
                    stepped=self.read(model), versions=self.versions(), convention=self.convention,
                    computed_in=narrower if narrower != spec.dtype else "")
 
-    def trainer(self, spec: Spec, params: Params) -> Trainer:
-        return Trainer(self, spec, params)
+    def trainer(self, spec: Spec, params: Params) -> FrameworkTrainer:
+        return FrameworkTrainer(self, spec, params)
 
 
-class Trainer:
-    """One model and optimizer kept across batches (harness train)."""
+class FrameworkTrainer:
+    """A framework's model and optimizer kept across batches (harness train), through the hooks
+    of its FrameworkBackend."""
 
     def __init__(self, backend: FrameworkBackend, spec: Spec, params: Params):
         self.backend, self.spec = backend, spec

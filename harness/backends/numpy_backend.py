@@ -1,6 +1,9 @@
-"""Backend `numpy`: the hand-written reference nets, driven through their adapters. Optimizers
-other than one SGD step run in harness.core.optim, in every framework's convention, from the
-net's own gradients at each step (so its run() is its own, not the framework K-step loop)."""
+"""Backend `numpy`: the hand-written reference nets, driven through their adapters, for spec.steps
+steps of spec.optimizer on the batch. SGD is the net's own update, step after step; any other
+optimizer runs in harness.core.optim, in every framework's convention, from the net's own
+gradients at each step; a net no reference net implements runs the spec's own math
+(harness.core.net), its steps by harness.core.optim (so its run() is its own, not the framework
+K-step loop)."""
 from __future__ import annotations
 
 import dataclasses
@@ -76,11 +79,11 @@ class NumpyBackend(Backend):
                                    loss=np.asarray(first.loss, spec.dtype), grads=cast(first.grads),
                                    stepped=stepped_by["torch"], stepped_by=stepped_by, notes=(note,))
 
-    def trainer(self, spec: Spec, params) -> Trainer:
-        return Trainer(spec, params)
+    def trainer(self, spec: Spec, params) -> ReferenceNetTrainer:
+        return ReferenceNetTrainer(spec, params)
 
 
-class Trainer:
+class ReferenceNetTrainer:
     """The reference net kept across batches (harness train): its own update for SGD; for other
     optimizers its gradients through harness.core.optim in torch's convention."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import net as model
+from ..core import net
 from ..core.spec import Spec
 
 FULL_FD_MAX_PARAMS = 2000        # above this, directional checks are used
@@ -38,15 +38,11 @@ class FDResult:
     n_evaluations: int
 
 
-def _as64(params):
-    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-
-
 def _relu_signs(spec: Spec, params, X):
     """The signs of the pre-activations of every kinked activation (relu, leaky relu)."""
     if not any(a.kinked for a in spec.activation_records):
         return []
-    _, zs = model.forward(spec, params, X, keep_preactivations=True)
+    _, zs = net.forward(spec, params, X, keep_preactivations=True)
     return _signs(spec, zs)
 
 
@@ -56,8 +52,8 @@ def _signs(spec: Spec, zs) -> list:
 
 def _signs_and_loss(spec: Spec, params, X, T, z1) -> tuple[list, float]:
     """The kinked units' signs and the loss, from one forward pass that starts at z1."""
-    out, zs = model.forward(spec, params, X, keep_preactivations=True, z1=z1)
-    return _signs(spec, zs), model.loss(spec, out, T, params)
+    out, zs = net.forward(spec, params, X, keep_preactivations=True, z1=z1)
+    return _signs(spec, zs), net.loss(spec, out, T, params)
 
 
 class _FirstLayer:
@@ -100,11 +96,11 @@ def _central(spec, params, X, T, name, direction, signs, loss_terms: float, firs
 
 def _loss_terms(spec: Spec, p, X, T) -> float:
     with np.errstate(all="ignore"):
-        return float(model.error_magnitudes(spec, p, X, T)["loss"])
+        return float(net.error_magnitudes(spec, p, X, T)["loss"])
 
 
 def full(spec: Spec, params, X, T, grads) -> FDResult:
-    p, X, T = _as64(params), np.asarray(X, np.float64), np.asarray(T, np.float64)
+    p, X, T = net.as64(params, X, T)
     signs, first = _relu_signs(spec, p, X), _FirstLayer(p, X)
     terms = _loss_terms(spec, p, X, T)
     expected, noise, n = {}, {}, 0
@@ -122,7 +118,7 @@ def full(spec: Spec, params, X, T, grads) -> FDResult:
 
 def directional(spec: Spec, params, X, T, grads, seed: int, per_tensor: int = DIRECTIONS_PER_TENSOR) -> FDResult:
     rng = np.random.default_rng([seed, 7])
-    p, X, T = _as64(params), np.asarray(X, np.float64), np.asarray(T, np.float64)
+    p, X, T = net.as64(params, X, T)
     signs, first = _relu_signs(spec, p, X), _FirstLayer(p, X)
     terms = _loss_terms(spec, p, X, T)
     expected, actual, scales, noise, n = {}, {}, {}, {}, 0

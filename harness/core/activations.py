@@ -45,7 +45,8 @@ class Activation:
 LEAKY_SLOPE = 0.01
 
 
-def _softmax(z):
+def softmax(z):
+    """Softmax over the last axis, shifted by the row maximum (no overflow); losses.py uses it too."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -68,5 +69,5 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE), kinked=True,
                miswritten_slope=(f"leaky ReLU's slope is {LEAKY_SLOPE} for z < 0, not 0 (that is plain ReLU's)",
                                  lambda z, a: (z > 0).astype(np.float64))),
-    Activation("softmax", _softmax, lambda z, a: 2 * a, output_only=True),
+    Activation("softmax", softmax, lambda z, a: 2 * a, output_only=True),
 )}

@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-DTYPES = ("float64", "float32")
+from .spec import DTYPES
 
 
 class LayerError(ValueError):

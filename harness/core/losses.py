@@ -10,10 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def _softmax(y):
-    e = np.exp(y - y.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+from .activations import softmax as _softmax
 
 
 def _log_softmax(y):

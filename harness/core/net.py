@@ -49,7 +49,7 @@ def l2_term(spec: Spec, params, n: int, factor: float = 1.0, biases: bool | None
 def loss_with_log_eps(spec: Spec, params, X, T, eps: float) -> float:
     """The loss as code written with log(p + eps) computes it, in float64 (an assignment may accept
     that form of the textbooks: its gradients stay those of the exact loss)."""
-    p, X, T = _as64(params, X, T)
+    p, X, T = as64(params, X, T)
     return spec.loss_record.with_log_eps(forward(spec, p, X), T, eps) + (l2_term(spec, p, len(X)) if spec.l2 else 0.0)
 
 
@@ -150,14 +150,15 @@ def _backward(spec: Spec, d, inputs, slopes, weights, stale_lr=None, reached: li
     return grads
 
 
-def _as64(params, X, T):
+def as64(params, X, T):
+    """The parameters, X and T as float64 arrays (the parameters in a new dict)."""
     return {k: np.asarray(v, np.float64) for k, v in params.items()}, np.asarray(X, np.float64), np.asarray(T, np.float64)
 
 
 def backprop(spec: Spec, params, X, T, deviation: Deviation | None = None, lr: float | None = None) -> dict:
     """d loss / d parameter, canonical layout, in float64; with a deviation, the buggy version
     (stale_weights needs the learning rate of the update)."""
-    p, X, T = _as64(params, X, T)
+    p, X, T = as64(params, X, T)
     out, zs = forward(spec, p, X, keep_preactivations=True)
     values = [act.f(z) for z, act in zip(zs, spec.activation_records, strict=True)]
     slopes = [_slope(spec, i, z, a, deviation) for i, (z, a) in enumerate(zip(zs, values, strict=True), 1)]
@@ -207,7 +208,7 @@ def error_magnitudes(spec: Spec, params, X, T) -> dict:
     error analysis, as for a dot product). Keys: W1, b1, ..., "output", "loss";
     "reached": the largest |terms| of any pre-activation or delta (a float, for overflow);
     "underflow": the absolute error values below the dtype's range can bring (underflow_floor)."""
-    p, X, T = _as64(params, X, T)
+    p, X, T = as64(params, X, T)
     out, zs = forward(spec, p, X, keep_preactivations=True)
     n, k = out.shape
     acts, lossrec = spec.activation_records, spec.loss_record
@@ -252,9 +253,11 @@ def underflow_floor(spec: Spec, p: dict, a_mags: list) -> float:
 
 
 def spec_run(spec: Spec, params, X, T, backend: str = "spec math"):
-    """The spec's own math as a Run, in float64: forward output, loss, gradients and one SGD step."""
+    """The spec's own math as a Run, in float64: forward output, loss, gradients and one SGD step
+    with spec.lr, whatever spec.optimizer and spec.steps say (the grader's expected run: the code's
+    one update; the numpy backend replaces `stepped` by spec.steps steps of spec.optimizer)."""
     from .run import Run
-    p, X, T = _as64(params, X, T)
+    p, X, T = as64(params, X, T)
     g = backprop(spec, p, X, T)
     out = forward(spec, p, X)
     return Run(backend=backend, loaded=p, output=out, loss=np.asarray(loss(spec, out, T, p)), grads=g,
@@ -274,7 +277,7 @@ def trajectory(spec: Spec, params, X, T) -> dict:
     pre-activations, deltas, output and gradients: a float32 delta can overflow to inf, and inf
     times a ReLU's zero slope is NaN, while every parameter is finite). K-step allowances are derived from these."""
     from .optim import Optimizer
-    p, X, T = _as64(params, X, T)
+    p, X, T = as64(params, X, T)
     rng = np.random.default_rng([spec.seed, 11])
     delta = {k: 1e-9 * np.maximum(np.abs(v), 1e-3) * rng.choice((-1.0, 1.0), size=v.shape) for k, v in p.items()}
     q = {k: v + delta[k] for k, v in p.items()}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-Params = dict[str, np.ndarray]
+from .params import Params
 
 STAGES = ("forward", "loss", "gradients", "step")
 
@@ -18,7 +18,9 @@ class Run:
     output: np.ndarray | None  # forward output (logits for softmax cross-entropy); None: the code has no forward call
     loss: np.ndarray          # 0-d
     grads: Params             # d loss / d parameter, canonical layout
-    stepped: Params           # parameters after one SGD step with spec.lr
+    stepped: Params           # parameters after spec.steps steps of spec.optimizer on (X, T) (a backend's
+                              # run; torch's convention where stepped_by has each); after the code's one
+                              # update (SGD, spec.lr) in a driven or expected run (drive.runner, net.spec_run)
     notes: tuple[str, ...] = ()
     grads_from_update: bool = False   # gradients recovered as (before - after) / lr
     updates_summed: int = 1           # how many recovered updates each gradient sums (per-sample loops)

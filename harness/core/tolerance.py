@@ -25,7 +25,7 @@ class Tolerance:
     extra_abs: float = 0.0      # absolute slack added on top (say why in `why`)
     scale: float | None = None  # fixed scale; None: largest |expected| entry of each tensor
     why: str = ""
-    magnitude: np.ndarray | None = None   # per entry: the scale is at least this (see model.error_magnitudes)
+    magnitude: np.ndarray | None = None   # per entry: the scale is at least this (see harness.core.net.error_magnitudes)
 
     def describe(self, scale: float) -> str:
         what = "the scale" if self.scale is not None else "max|expected|"
