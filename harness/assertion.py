@@ -19,7 +19,7 @@ from .core.spec import get_spec
 from .core.tolerance import Tolerance, default_tolerance
 from .drive.adapter import Adapter
 from .drive.assignment import builtin_names, reference_adapter
-from .drive.runner import run_adapter
+from .drive.derive import run_adapter
 
 SUBJECT = "yours"
 

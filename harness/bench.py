@@ -35,7 +35,7 @@ from .core import net
 from .core.params import init_params, make_batch
 from .core.spec import get_spec
 from .drive.assignment import reference_adapter
-from .drive.runner import run_adapter
+from .drive.derive import run_adapter
 
 
 def _best(fn, repeat: int) -> float:

@@ -11,7 +11,8 @@ import pytest
 from harness.cli import main
 from harness.drive.assignment import load
 from harness.grade.batch import grade
-from harness.grade.outputs import GRADEBOOK_COLUMNS, AppendOnlyJson, BatchOutputs, StudentIds
+from harness.grade.outputs import GRADEBOOK_COLUMNS, AppendOnlyJson, BatchOutputs
+from harness.grade.students import StudentIds
 
 from . import misbehaving
 

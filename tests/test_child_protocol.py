@@ -28,14 +28,14 @@ import harness
 from harness import backends
 from harness.cli import main
 from harness.core.params import init_params
-from harness.core.spec import get_spec
+from harness.core.spec import Spec, get_spec
 from harness.drive import assignment as assignments
+from harness.drive import protocol as ev
 from harness.drive.adapter import Adapter, Call, Param
 from harness.drive.problems import Problem, Verdict, describe
 from harness.drive.runner import load_module
 from harness.grade import batch, isolation
-from harness.grade import events as ev
-from harness.grade.evaluate import plan
+from harness.grade.tasks import task_of
 
 ROOT = Path(harness.__file__).resolve().parent.parent
 CUSTOM = Path(__file__).parent / "custom_assignment"
@@ -100,23 +100,24 @@ def test_adapter_round_trips_through_json(adapter):
 # --- jobs ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("a", all_assignments(), ids=lambda a: a.name)
 def test_job_round_trips(a):
-    runs = plan(a)
+    task = task_of(a)
+    runs = task.job_runs(a, task.plan(a))
     runs["odd one"] = get_spec("softmax_ce").replace(dtype="float32", optimizer="adam", steps=3, lr=0.003,
                                                       description="naïve — ünïcode", seed=7)
-    job = ev.Job(a.adapter_for("/tmp/x y/sub.py"), "/tmp/x y/sub.py", 1536, runs)
+    job = ev.Job(task.kind, "/tmp/x y/sub.py", 1536, runs, getattr(a, "adapter", None) and a.adapter_for("/tmp/x y/sub.py"))
     back = ev.Job.from_json(job.to_json())
     assert back == job
     assert list(back.runs) == list(job.runs), "the child runs the cases in the parent's order"
-    assert all(isinstance(s.sizes, tuple) and isinstance(s.activations, tuple) for s in back.runs.values())
+    assert all(isinstance(s.sizes, tuple) and isinstance(s.activations, tuple) for s in back.runs.values()
+               if isinstance(s, Spec))
 
 
 def test_a_layer_job_round_trips():
     a = assignments.load("cs231n_layers")
-    job = ev.Job(None, "/tmp/x y/layers.py", 512, {}, "/in/inputs.npz", cpu_s=9.5, paths=("/support",),
-                 layer_runs=a.runs())
+    job = ev.Job("layers", "/tmp/x y/layers.py", 512, a.runs(), None, "/in/inputs.npz", cpu_s=9.5, paths=("/support",))
     back = ev.Job.from_json(job.to_json())
     assert back == job and back.run_ids == list(a.runs())
-    assert all(isinstance(case.x_dims, tuple) for _, case in back.layer_runs.values())
+    assert all(isinstance(case.x_dims, tuple) for _, case in back.runs.values())
 
 
 # --- events --------------------------------------------------------------------------------
@@ -449,7 +450,7 @@ _ISOLATED_SCRIPT = """
 import os
 from harness import backends
 from harness.check.matrix import check_spec
-from harness.core.spec import get_spec
+from harness.core.spec import Spec, get_spec
 rows = check_spec(get_spec("xor").replace(dtype="float32"), ["numpy", "keras-jax"], fd=False)
 backend = backends.load("keras-jax")
 print("STATUS", ",".join(r.status.value for r in rows))
@@ -513,7 +514,8 @@ def test_a_result_file_that_is_small_on_disk_and_huge_when_read_is_refused_unrea
     import zipfile
     a = assignments.load("softmax_ce")           # a run whose real results take megabytes
     spec = a.cases[0].spec
-    names = sorted(ev.expected_arrays(a.adapter, spec, forward_only=False), key=lambda n: n != "output")
+    job = ev.Job("net", "sub.py", 512, {"case": spec}, a.adapter)
+    names = sorted(ev.observation_limits(job, "case")[0], key=lambda n: n != "output")
     path = tmp_path / "run0.npz"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in names:
@@ -523,7 +525,7 @@ def test_a_result_file_that_is_small_on_disk_and_huge_when_read_is_refused_unrea
     assert path.stat().st_size < 2_000_000
     start = time.perf_counter()
     with pytest.raises(ev.ProtocolError, match="output is larger than it can be"):
-        ev.load_observation(path, a.adapter, spec)
+        ev.load_observation(job, "case", path)
     assert time.perf_counter() - start < 1.0
 
 

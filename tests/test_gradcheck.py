@@ -7,7 +7,7 @@ from harness.core import net as model
 from harness.core.params import init_params, make_batch
 from harness.core.spec import SPECS, get_spec
 from harness.drive.assignment import reference_adapter
-from harness.drive.runner import run_adapter
+from harness.drive.derive import run_adapter
 
 from .helpers import small_spec
 

@@ -8,7 +8,7 @@ import pytest
 
 import reference_impls
 from harness.check.matrix import FD, check_spec
-from harness.drive.runner import run_adapter
+from harness.drive.derive import run_adapter
 
 from .helpers import explain, mutant_adapter, small_spec
 

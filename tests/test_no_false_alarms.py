@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 import reference_impls
 from harness import backends
 from harness.check.matrix import check_spec
-from harness.core.params import init_params, make_batch
 from harness.core.spec import SPECS, get_spec
 from harness.drive.assignment import Case, load
-from harness.grade.batch import judge
-from harness.grade.child import Outcome, drive
-from harness.grade.evaluate import evaluate, plan
+from harness.drive.protocol import Job
+from harness.grade.child import RunOutcome, drive
+from harness.grade.evaluate import evaluate
 from harness.grade.report import render
+from harness.grade.tasks import task_of
 
 from .helpers import explain
 
@@ -101,12 +101,15 @@ def test_grader_never_flags_the_course_nets(net, sizes, batch, seed, float32, lr
 
 def _grades_as_passed(assignment, spec, submission: str, label: str) -> None:
     assignment = dataclasses.replace(assignment, cases=(Case("generated", spec),))
-    adapter, runs = assignment.adapter_for(submission), plan(assignment)
-    inputs = {run_id: (init_params(s), *make_batch(s)) for run_id, s in runs.items()}
+    task = task_of(assignment)
+    plan = task.plan(assignment)
     paths = (assignment.support,) if assignment.support else ()      # the course's support modules
-    results = {e.id: judge(adapter, runs[e.id], e.result) for e in drive(adapter, submission, runs, inputs, paths)
-               if isinstance(e, Outcome) and not e.partial}
-    g = evaluate(assignment, submission, results)
+    job = Job("net", submission, 0, task.job_runs(assignment, plan), assignment.adapter_for(submission), paths=paths)
+    inputs = {run_id: {"X": d.X.copy(), "T": d.T.copy(), "p": {k: v.copy() for k, v in d.params.items()}}
+              for run_id, d in plan.items()}                          # as the child reads them: its own arrays
+    results = {e.id: task.judge(job, plan[e.id], e.result) for e in drive(job, inputs)
+               if isinstance(e, RunOutcome) and not e.partial}
+    g = evaluate(assignment, submission, results, plan=plan)
     assert g.status == "passed", f"{spec.label()} {label}\n{render(g)}"
 
 

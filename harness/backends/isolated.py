@@ -16,8 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
-
+from ..core import npz
 from ..core.run import Run, load_run, save_run
 from ..core.spec import Spec
 from .base import Backend
@@ -70,7 +69,7 @@ class Isolated(Backend):
         if self._proc is None:
             self._ask({"op": "ping"})
         job = self._dir / "job.npz"
-        np.savez(job, X=X, T=T, **{f"p.{k}": v for k, v in params.items()})
+        npz.write(job, {"X": X, "T": T, "p": params})
         reply = self._ask({"op": "run", "spec": spec.to_json(), "job": str(job), "out": str(self._dir / "run.npz")})
         if reply["status"] == "unavailable":
             raise BackendUnavailable(f"{self.name}: {reply['message']}")
@@ -125,9 +124,8 @@ def child_main() -> int:
             reply(status="ok", versions=backend.versions(), settings=backend.settings())
         else:
             try:
-                with np.load(request["job"]) as data:
-                    params = {k[2:]: data[k] for k in data.files if k.startswith("p.")}
-                    X, T = data["X"], data["T"]
+                data = npz.read(request["job"])
+                params, X, T = npz.group(data, "p"), data["X"], data["T"]
                 run = backend.run(Spec.from_json(request["spec"]), params, X, T)
                 reply(status="ok", meta=save_run(run, Path(request["out"])))
             except Exception as exc:          # noqa: BLE001

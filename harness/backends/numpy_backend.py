@@ -15,7 +15,8 @@ from ..core.optim import CONVENTIONS, Optimizer
 from ..core.run import Run
 from ..core.spec import Spec, get_spec
 from ..drive.assignment import reference_adapter
-from ..drive.runner import Driver, run_adapter
+from ..drive.derive import run_adapter
+from ..drive.runner import Driver
 from .base import Backend
 
 

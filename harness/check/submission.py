@@ -17,8 +17,9 @@ from .. import backends as backend_registry
 from ..core.losses import L2_FORMS
 from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import Assignment
+from ..drive.derive import run_adapter
 from ..drive.problems import describe
-from ..drive.runner import load_definitions, load_module, run_adapter
+from ..drive.runner import load_definitions, load_module
 from .matrix import CheckSettings, Report, Row, Status, check_spec
 
 SUBJECT = "yours"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import npz
 from .params import Params
 
 STAGES = ("forward", "loss", "gradients", "step")
@@ -64,26 +65,19 @@ _META = ("backend", "notes", "grads_from_update", "updates_summed", "mutated", "
 
 def save_run(run: Run, path: Path) -> dict:
     """Write the arrays to `path` (.npz); return the rest as JSON-able metadata."""
-    arrays = {"output": run.output, "loss": run.loss}
-    for group in ("loaded", "grads", "stepped"):
-        arrays.update({f"{group}.{k}": v for k, v in getattr(run, group).items()})
-    for conv, params in run.stepped_by.items():
-        arrays.update({f"stepped_by.{conv}.{k}": v for k, v in params.items()})
-    np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
+    npz.write(path, {"output": run.output, "loss": run.loss, "loaded": run.loaded, "grads": run.grads,
+                     "stepped": run.stepped, "stepped_by": run.stepped_by})
     meta = {k: getattr(run, k) for k in _META}
     return {**meta, "notes": list(run.notes), "mutated": list(run.mutated)}
 
 
 def load_run(path: Path, meta: dict) -> Run:
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    group = {g: {k.split(".", 1)[1]: v for k, v in arrays.items() if k.split(".", 1)[0] == g}
-             for g in ("loaded", "grads", "stepped")}
+    arrays = npz.read(path)
     stepped_by: dict = {}
-    for key, v in arrays.items():
-        if key.startswith("stepped_by."):
-            _, conv, name = key.split(".", 2)
-            stepped_by.setdefault(conv, {})[name] = v
-    return Run(output=arrays["output"], loss=arrays["loss"], stepped_by=stepped_by, **group,
+    for key, v in npz.group(arrays, "stepped_by").items():
+        conv, name = key.split(".", 1)
+        stepped_by.setdefault(conv, {})[name] = v
+    return Run(output=arrays.get("output"), loss=arrays["loss"], stepped_by=stepped_by,
+               **{g: npz.group(arrays, g) for g in ("loaded", "grads", "stepped")},
                **{**{k: meta[k] for k in _META if k in meta}, "notes": tuple(meta["notes"]),
                   "mutated": tuple(meta["mutated"])})

@@ -11,6 +11,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..core.losses import L2_FORMS
 from ..core.params import LAYOUTS
@@ -110,6 +111,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Assignment:
+    kind: ClassVar[str] = "net"      # the task kind (harness.grade.tasks)
     name: str
     title: str
     spec: Spec
@@ -493,6 +495,7 @@ class LayerCaseDef:
 @dataclass(frozen=True)
 class LayerAssignment:
     """Single layers (forward/backward pairs), each checked alone on every case."""
+    kind: ClassVar[str] = "layers"
     name: str
     title: str
     layers: tuple

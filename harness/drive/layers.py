@@ -1,7 +1,7 @@
 """Driving one layer of foreign code: a pair of functions (CS231n's affine_forward(x, w, b) ->
 (out, cache) and affine_backward(dout, cache) -> (dx, dw, db)) or a class (Deep Learning from
 Scratch's Affine(W, b).forward(x) / .backward(dout), nnfs's Layer_Dense with its .dweights), on
-the inputs the grader made. Raw arrays come back; the grader judges them (harness.grade.layers).
+the inputs the grader made. Raw arrays come back; the grader judges them (harness.grade.layer_task).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .adapter import AdapterError, Call, _call
-from .runner import _assign, _resolve, _returned, numeric
+from .objects import assign, numeric, resolve, returned
 
 ROLES = ("out", "loss", "dx", "dw", "db")          # values a layer's calls return that the grader checks
 
@@ -50,7 +50,7 @@ def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, i
         values = {"inputs": sizes[0], "outputs": sizes[1], **env}
         obj = factory(**{kw: values[src] for kw, src in layer.init})
         for path, src in layer.set:
-            _assign(obj, path, _shaped_like(_resolve_or_none(obj, path), env[src]))
+            assign(obj, path, _shaped_like(_resolve_or_none(obj, path), env[src]))
     found: dict[str, object] = {}
     for call in (layer.forward, layer.backward):
         if call is None:
@@ -63,14 +63,14 @@ def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, i
         unknown = [a for a in call.args if a not in env]
         if unknown:
             raise AdapterError(f"{call.target}: unknown argument name(s) {unknown}; valid: {sorted(env)}")
-        values = _returned(fn(*(env[a] for a in call.args), **dict(call.kwargs)), call)
+        values = returned(fn(*(env[a] for a in call.args), **dict(call.kwargs)), call)
         empty = [k for k, v in values.items() if k in ROLES and v is None]
         if empty:
             raise AdapterError(f"{call.target} ({empty[0]}) returned None (a missing `return`?)")
         env.update({k: v for k, v in values.items() if k not in ROLES})          # kept: the cache
         found.update({k: v for k, v in values.items() if k in ROLES})
     for name, path in layer.attrs:
-        found[name] = _resolve(obj, path)
+        found[name] = resolve(obj, path)
     out = {k: numeric(v, f"layer {layer.name}: {k}") for k, v in found.items() if k in ROLES}
     out["x_after"], out["dout_after"] = env["x"], env.get("dout", np.zeros(0))
     return out
@@ -78,7 +78,7 @@ def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, i
 
 def _resolve_or_none(obj, path: str):
     try:
-        return _resolve(obj, path)
+        return resolve(obj, path)
     except AdapterError:
         return None
 

@@ -10,20 +10,19 @@ steps, so they cannot drift apart.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import importlib
 import importlib.util
 import itertools
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..core.params import LayoutError, row_or_column, store, to_canonical
-from ..core.run import Run
-from .adapter import Adapter, AdapterError, Call, ShapeError
+from .adapter import Adapter, AdapterError, Call
+from .objects import assign, numeric, resolve, returned
+from .protocol import Observation, per_sample_updates
 
 if TYPE_CHECKING:
     from ..core.spec import Spec
@@ -125,36 +124,6 @@ def module_name(module) -> str:
 
 
 # --- small pieces ----------------------------------------------------------------------------
-def _resolve(obj, path: str):
-    """Follow a dotted path: attribute, dict key or list index at each step."""
-    for part in path.split("."):
-        obj = _step(obj, part, path)
-    return obj
-
-
-def _assign(obj, path: str, value) -> None:
-    """Put `value` where a dotted path leads (attribute, dict key or list index)."""
-    *head, last = path.split(".")
-    holder = _resolve(obj, ".".join(head)) if head else obj
-    if isinstance(holder, dict):
-        holder[last] = value
-    elif isinstance(holder, list) and last.lstrip("-").isdigit():
-        holder[int(last)] = value
-    else:
-        setattr(holder, last, value)
-
-
-def _step(obj, part, path):
-    if isinstance(obj, dict):
-        if part in obj:
-            return obj[part]
-    elif isinstance(obj, (list, tuple)) and part.lstrip("-").isdigit():
-        return obj[int(part)]
-    elif hasattr(obj, part):
-        return getattr(obj, part)
-    raise AdapterError(f"cannot find {path!r}: no {part!r} on {type(obj).__name__}")
-
-
 def _support_factory(ref: str):
     """factory = "course_module.Name": a class of the assignment's support modules that builds the
     model from the submission's own classes (it gets the submission as init value "module")."""
@@ -201,47 +170,9 @@ def _check_accepts(factory, name: str, kwargs: dict) -> None:
                            f"{', '.join(f'{k}=' for k in kwargs) or '(none)'}: {exc}") from None
 
 
-def numeric(value, what: str) -> np.ndarray:
-    """The value as a float array, or an AdapterError that says what came back instead."""
-    if value is None:
-        raise AdapterError(f"{what} returned None (a missing `return`?)")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:   # ragged lists and the like
-        raise AdapterError(f"{what} returned a {type(value).__name__} that is not an array of numbers ({exc})") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise AdapterError(f"{what} returned a {type(value).__name__} of {arr.dtype}, not numbers")
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise AdapterError(f"{what} returned complex numbers ({arr.dtype}); a net's values are real")
-    return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
-
-
 def _what(call: Call, name: str) -> str:
     """How a message names one returned value."""
     return call.target if len(call.returned) == 1 else f"{call.target} ({name})"
-
-
-def _returned(value, call: Call) -> dict:
-    """A call's return value, by the names its `returns` gives them."""
-    names = call.returned
-    if len(names) <= 1:
-        return dict.fromkeys(names, value)
-    if not (isinstance(value, (tuple, list)) and len(value) == len(names)):
-        got = f"{len(value)} values" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
-        raise AdapterError(f"{call.target} should return {len(names)} values ({', '.join(names)}), got {got}")
-    return dict(zip(names, value, strict=True))
-
-
-def _same(a, b) -> bool:
-    return isinstance(a, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
-
-
-def _same_shapes(before: dict, after: dict) -> dict:
-    for k, v in after.items():
-        if v.shape != before[k].shape:
-            hint = " (a transposed gradient?)" if v.shape == before[k].shape[::-1] else ""
-            raise ShapeError(f"the update changed the shape of {k} from {before[k].shape} to {v.shape}{hint}")
-    return after
 
 
 def call_env(X, T, lr, columns: bool = False) -> dict:
@@ -301,7 +232,7 @@ class Session:
         for p in self.adapter.params:
             stored = fresh.get(p.path)
             if stored is None:
-                stored = _resolve(model, p.path)
+                stored = resolve(model, p.path)
                 if not isinstance(stored, np.ndarray):
                     raise AdapterError(f"{p.path!r} holds a {type(stored).__name__}, not a numpy array")
                 if self.adapter.write == "replace":
@@ -311,12 +242,12 @@ class Session:
             except LayoutError as exc:
                 raise AdapterError(f"{p.name} at {p.path!r} (layout {p.layout}): {exc}") from None
         for path, array in fresh.items():
-            _assign(model, path, array)
+            assign(model, path, array)
 
     def read(self, model) -> dict:
         """The parameters, read back into the canonical layout."""
         try:
-            return {p.name: self._bias_as_canonical(p, numeric(to_canonical(p.layout, _resolve(model, p.path)),
+            return {p.name: self._bias_as_canonical(p, numeric(to_canonical(p.layout, resolve(model, p.path)),
                                                                f"parameter {p.name} at {p.path!r}"))
                     for p in self.adapter.params}
         except LayoutError as exc:
@@ -370,11 +301,11 @@ class Session:
             return None, None
         value = self.call(model, f, env)
         if f.per_row:
-            values = [_returned(v, f) for v in value]
+            values = [returned(v, f) for v in value]
             out = np.asarray([numeric(v.get("output"), f.target) for v in values]).reshape(len(values), -1)
             env["output"] = out
             return out, None
-        values = _returned(value, f)
+        values = returned(value, f)
         self._keep(env, f, values)
         out = numeric(values["output"], _what(f, "output")) if "output" in values else None
         if out is not None:
@@ -387,7 +318,7 @@ class Session:
         """The loss: the loss call's, the forward call's, or None when the code reports none."""
         call = self.adapter.loss
         if call is not None:
-            values = _returned(self.call(model, call, env), call)
+            values = returned(self.call(model, call, env), call)
             self._keep(env, call, values)
             loss = numeric(values.get("loss"), f"{call.target} (loss)")
         return loss
@@ -400,11 +331,11 @@ class Session:
         g = self.adapter.gradients
         raw = self.call(model, g, env)
         if not g.per_row:
-            values = _returned(raw, g)
+            values = returned(raw, g)
             self._keep(env, g, values)
             loss = numeric(values["loss"], f"{g.target} (loss)") if "loss" in values else None
             return self._grads_of(values.get("grads")), loss
-        rows = [_returned(r, g) for r in raw]
+        rows = [returned(r, g) for r in raw]
         grads = [self._grads_of(r.get("grads")) for r in rows]
         summed = {k: sum(gr[k] for gr in grads) for k in grads[0] if all(k in gr for gr in grads)}
         loss = sum(numeric(r["loss"], f"{g.target} (loss)") for r in rows) if "loss" in g.returned else None
@@ -419,7 +350,7 @@ class Session:
         for p in self.adapter.params:
             key = p.grad_key or p.name
             try:
-                value = raw[key] if isinstance(raw, dict) and key in raw else _resolve(raw, key)
+                value = raw[key] if isinstance(raw, dict) and key in raw else resolve(raw, key)
             except (AdapterError, IndexError, KeyError, TypeError):
                 continue
             array = numeric(value, f"{g.target}[{key!r}]")
@@ -440,7 +371,7 @@ class Session:
         if self.adapter.lr_attr:
             setattr(model, self.adapter.lr_attr, self.spec.lr)
         for call in self.adapter.update:
-            values = _returned(self.call(model, call, env), call)
+            values = returned(self.call(model, call, env), call)
             self._keep(env, call, values)
             if "model" in values:
                 model = values["model"]
@@ -461,34 +392,11 @@ class Session:
 
 
 # --- observe (where the code runs) and derive (where it is judged) -----------------------------
-@dataclass(frozen=True)
-class Observation:
-    """The raw numbers one run of foreign code returned, and nothing else: everything a verdict
-    depends on (flags, recovered gradients, steps, mutated inputs, the loss when the code reports
-    none) is derived from them by derive(), in the grader's own process."""
-    loaded: dict                      # parameters read back right after writing the canonical ones
-    output: np.ndarray | None         # None: the code has no forward call
-    loss: np.ndarray | None           # None: the code reports no loss
-    grads: dict | None = None         # from the gradients call, canonical layout
-    stepped: dict | None = None       # after one update of the whole batch
-    per_sample: tuple = ()            # after each single-row update from fresh weights (update_per_sample)
-    chained: dict | None = None       # per-sample code: one row per call, each call from the last one's weights
-    inputs: tuple = ()                # (X, T, rows) as the code left them, per batch handed to it, in order
-    after_gradients: dict | None = None   # the parameters read back after the gradients call
-    misshaped: dict | None = None     # gradients in a shape their parameter's layout cannot read, as returned
-    update_error: BaseException | None = None   # the code's update raised after its gradients came back
-                                                # (not an array: the grading child reports it as an event)
-
-
 def per_sample_scale(spec: Spec, n: int) -> float:
     """What the sum of n one-row gradients is multiplied by to give the batch's: 1 for a loss
     summed over the batch, 1/n for one averaged over it (from the Loss record's coefficient)."""
     loss, k = spec.loss_record, spec.sizes[-1]
     return loss.coefficient(n, k) / loss.coefficient(1, k)
-
-
-def per_sample_updates(adapter: Adapter, n: int) -> bool:
-    return bool(adapter.update) and adapter.update_per_sample and n > 1
 
 
 def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_only: bool = False) -> Observation:
@@ -534,155 +442,6 @@ def observe(adapter: Adapter, spec: Spec, params, X, T, module=None, forward_onl
                        chained=chained, misshaped=s.misshaped or None, update_error=update_error)
 
 
-def handed_batches(adapter: Adapter, X, T, obs: Observation) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The batches observe() handed to the code, in order (to tell what it modified)."""
-    batches = [(X, T)]
-    if obs.per_sample:
-        rows = [(X[i:i + 1], T[i:i + 1]) for i in range(len(X))]
-        batches += rows + rows[1:] + [(X, T)]           # each row fresh, then chained, then all in one call
-    elif obs.stepped is not None and adapter.gradients is not None:
-        batches.append((X, T))
-    return batches
-
-
-def derive(adapter: Adapter, spec: Spec, params, X, T, obs: Observation, backend: str = "numpy") -> Run:
-    """The Run, decided here from the raw observation: the weights read back must be the ones
-    written (exactly), shapes must be the spec's, gradients recovered from updates as
-    (before - after) / lr, the step computed from gradients when the code does not update, the
-    loss computed from the output when the code reports none, and the inputs it modified."""
-    for name, value in params.items():
-        got = obs.loaded.get(name)
-        if got is None or got.shape != value.shape or not np.array_equal(np.asarray(got, np.float64),
-                                                                         np.asarray(value, np.float64)):
-            narrower = got is not None and got.shape == value.shape and got.dtype.itemsize < value.dtype.itemsize
-            raise AdapterError(f"the weights read back differ from those written ({name}): " + (
-                f"the code keeps them as {got.dtype} where the case is {value.dtype}" if narrower else
-                "the code keeps them elsewhere or in another layout than the assignment says"))
-    loaded = {k: np.asarray(v) for k, v in obs.loaded.items()}
-    _check_output_shape(adapter, obs.output, (len(X), spec.sizes[-1]))
-    notes: list[str] = []
-    obs = _scale_row_sums(adapter, spec, obs, len(X))
-    loss = obs.loss
-    if loss is None and adapter.reports_loss:      # its loss call raised: nothing to credit
-        loss = np.asarray(np.nan)
-    elif loss is None and obs.output is not None:
-        loss = harness_loss(spec, obs.output, T, loaded)
-        notes.append("loss computed by the harness from the output (the code reports none)")
-    elif loss is None:
-        loss = np.asarray(np.nan)
-        notes.append("the code reports no output and no loss: only its gradients are graded")
-    if obs.grads is None and obs.stepped is None and not obs.per_sample:     # forward only
-        return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads={}, stepped={},
-                   notes=tuple(notes))
-    grads, stepped, updates_summed, one_call, chained = obs.grads, obs.stepped, 1, None, None
-    if obs.per_sample:
-        if len(obs.per_sample) != len(X):
-            raise AdapterError(f"{len(obs.per_sample)} per-sample updates for {len(X)} rows")
-        recovered = {k: np.zeros_like(v) for k, v in loaded.items()}
-        scale = per_sample_scale(spec, len(X))
-        for after in obs.per_sample:
-            for k in recovered:
-                recovered[k] += (loaded[k] - _same_shapes(loaded, after)[k]) / spec.lr * scale
-        notes.append("the update steps per sample: each row's gradient taken from fresh weights and summed")
-        if grads is None:
-            grads, updates_summed = recovered, len(X)
-        if obs.stepped is None or obs.chained is None:
-            raise AdapterError("a per-sample run without its all-rows step")
-        one_call, chained = _same_shapes(loaded, obs.stepped), _same_shapes(loaded, obs.chained)
-        stepped = None
-    elif stepped is not None:
-        stepped = _same_shapes(loaded, stepped)
-        if grads is None:
-            grads = {k: (loaded[k] - stepped[k]) / spec.lr for k in loaded}
-    grads = _lenient_bias_shapes(adapter, loaded, grads, notes) if grads is not None else None
-    misshaped = {k: tuple(v.shape) for k, v in (obs.misshaped or {}).items() if grads is not None and k not in grads}
-    for k in misshaped:            # compared in values when they fit; their check fails on the shape (evaluate)
-        raw = obs.misshaped[k]
-        grads[k] = raw.reshape(loaded[k].shape) if raw.size == loaded[k].size else raw
-    missing = [p for p in adapter.params if grads is not None and p.name not in grads]
-    if missing:
-        notes.append(f"{adapter.gradients.target} returned no {', '.join(repr(p.grad_key or p.name) for p in missing)}: "
-                     f"only {', '.join(p.name for p in missing)} lose their points")
-    from_update = adapter.gradients is None
-    if from_update:
-        notes.append("gradients recovered from the in-place update as (before - after) / lr")
-    if stepped is None:
-        stepped = step_from_gradients(loaded, grads, spec.lr)
-        notes.append("step computed by the harness from the reported gradients")
-    mutated = _mutated(handed_batches(adapter, X, T, obs), obs.inputs)
-    if mutated:
-        notes.append(f"the code modified its input array(s) {', '.join(mutated)} in place")
-    changed = _changed(loaded, obs.after_gradients)
-    if changed:
-        notes.append(f"{adapter.gradients.target} changed the parameter(s) {', '.join(changed)}: computing "
-                     "gradients must leave the weights as they are")
-        mutated += tuple(f"{name} (in {adapter.gradients.target})" for name in changed)
-    return Run(backend=backend, loaded=loaded, output=obs.output, loss=loss, grads=grads, stepped=stepped,
-               notes=tuple(notes), grads_from_update=from_update, updates_summed=updates_summed, mutated=mutated,
-               one_call=one_call, chained=chained, misshaped=misshaped)
-
-
-def _scale_row_sums(adapter: Adapter, spec: Spec, obs: Observation, n: int) -> Observation:
-    """A per-row gradients call's sums over the rows, scaled to the batch's gradient (and loss,
-    when that call is where the loss comes from)."""
-    g = adapter.gradients
-    if g is None or not g.per_row or obs.grads is None:
-        return obs
-    scale = per_sample_scale(spec, n)
-    grads = {k: v * np.asarray(scale, v.dtype) for k, v in obs.grads.items()}
-    loss_from_rows = "loss" in g.returned and adapter.loss is None and "loss" not in (adapter.forward.returned
-                                                                                     if adapter.forward else ())
-    loss = obs.loss * np.asarray(scale, obs.loss.dtype) if loss_from_rows and obs.loss is not None else obs.loss
-    return dataclasses.replace(obs, grads=grads, loss=loss)
-
-
-def _check_output_shape(adapter: Adapter, output, expected: tuple) -> None:
-    if output is None or output.shape == expected:
-        return
-    got, want = (output.shape[::-1], expected[::-1]) if adapter.columns and output.ndim == 2 else (output.shape, expected)
-    layout = "one column per sample, one row per output" if adapter.columns else "one row per sample, one column per output"
-    raise ShapeError(f"{adapter.forward.target} returned an output of shape {got}, expected {want} ({layout})")
-
-
-def _lenient_bias_shapes(adapter: Adapter, loaded: dict, grads: dict, notes: list) -> dict:
-    """With bias_shapes = "lenient": a bias gradient of shape (1, n) or (n, 1) for a bias of n
-    entries is read as (n,), and a note says so."""
-    if adapter.bias_shapes != "lenient":
-        return grads
-    out, reshaped = dict(grads), []
-    for k, g in grads.items():
-        want = loaded[k].shape
-        if k.startswith("b") and g.shape != want and row_or_column(g.shape, int(np.prod(want))):
-            out[k] = g.reshape(want)
-            reshaped.append(f"{k} {g.shape}")
-    if reshaped:
-        notes.append(f"bias gradient(s) {', '.join(reshaped)} read as shape (n,): the assignment accepts either shape")
-    return out
-
-
-def _changed(loaded: dict, after: dict | None) -> tuple[str, ...]:
-    """The parameters a gradients call changed."""
-    if after is None:
-        return ()
-    return tuple(k for k, v in loaded.items() if k not in after or not _same(np.asarray(after[k]), v))
-
-
-def _mutated(handed, after) -> tuple[str, ...]:
-    if len(handed) != len(after):
-        raise AdapterError(f"{len(after)} input batches reported for {len(handed)} handed to the code")
-    out = set()
-    for (X, T), (Xa, Ta, rows) in zip(handed, after, strict=True):
-        out |= {name for name, orig, now in (("X", X, Xa), ("T", T, Ta)) if not _same(now, orig)}
-        out |= {"rows"} if not _same(rows, np.hstack([X, T])) else set()
-    return tuple(sorted(out))
-
-
-def harness_loss(spec: Spec, output, T, params) -> np.ndarray:
-    """The spec's loss of the code's output, for code that reports none (in the output's dtype)."""
-    from ..core import net  # imported here: the grading child never needs the spec's math
-    return np.asarray(net.loss(spec, output.astype(np.float64), T.astype(np.float64), params), output.dtype)
-
-
 def step_from_gradients(loaded: dict, grads: dict, lr: float) -> dict:
     """p - lr g for each parameter (NaN where the gradient is missing or of the wrong shape:
     already reported)."""
@@ -691,16 +450,6 @@ def step_from_gradients(loaded: dict, grads: dict, lr: float) -> dict:
         g = np.asarray(grads.get(k, np.full(p.shape, np.nan)))
         stepped[k] = p - np.asarray(lr, p.dtype) * g if g.shape == p.shape else np.full(g.shape, np.nan)
     return stepped
-
-
-def run_adapter(adapter: Adapter, spec: Spec, params, X, T, backend: str = "numpy", module=None,
-                forward_only: bool = False) -> Run:
-    """Drive the code once and judge it in this process (check, assert_backprop): observe, derive.
-    `module` reuses an already imported module; forward_only stops after the loss."""
-    obs = observe(adapter, spec, params, X, T, module, forward_only)
-    if obs.update_error is not None:
-        raise obs.update_error
-    return derive(adapter, spec, params, X, T, obs, backend)
 
 
 class Driver:

@@ -1,5 +1,5 @@
 """Grading submissions: each in a fresh child process (harness.grade.child through
-harness.grade.sandbox), its events read back and validated, then evaluated. `grade_many()` runs
+harness.grade.process), its events read back and validated, then evaluated. `grade_many()` runs
 a batch in parallel and hands back each verdict as soon as it exists. Any failure of the
 harness itself, here or in the child, is a GRADER ERROR verdict for that submission alone.
 """
@@ -13,17 +13,16 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.params import init_params, make_batch
 from ..core.run import Run
 from ..drive import notebook
-from ..drive.adapter import AdapterError
-from ..drive.assignment import Assignment, LayerAssignment
-from ..drive.problems import Problem, Verdict, describe
-from ..drive.runner import derive
-from . import environment, isolation, placeholders, sandbox, tripwire
-from . import events as ev
-from .evaluate import Graded, evaluate, grader_failed, plan
-from .layers import evaluate_layers, layers_grader_failed
+from ..drive import protocol as ev
+from ..drive.assignment import Assignment
+from ..drive.problems import Problem, Verdict
+from ..drive.protocol import Job, save_inputs
+from . import environment, isolation, placeholders, process, tripwire
+from .checks import Graded
+from .evaluate import evaluate, grader_failed
+from .tasks import task_of
 
 SLOW_IMPORT_S = 1.0
 STARTING = "starting"
@@ -41,17 +40,33 @@ def grade(submission: str, assignment: Assignment, timeout_s: float | None = Non
     start = time.perf_counter()
     try:
         mode = isolation.choose(sandbox_mode)
-        graded = _grade(Path(submission), assignment, timeout_s or assignment.timeout_s,
-                        memory_mb or assignment.memory_mb, output_limit, stop, mode, private_folder)
+        limits = Limits(timeout_s or assignment.timeout_s, memory_mb or assignment.memory_mb, output_limit)
+        graded = _grade(Path(submission), assignment, limits, stop, mode, private_folder)
         return dataclasses.replace(graded, submission=submission, sandbox=mode.value)
     except (isolation.SandboxUnavailable, environment.EnvironmentUnavailable):
         raise
     except Exception:                          # noqa: BLE001 - the harness's own failure
-        failed = layers_grader_failed if isinstance(assignment, LayerAssignment) else grader_failed
-        return failed(assignment, submission, traceback.format_exc(), time.perf_counter() - start)
+        return grader_failed(assignment, submission, traceback.format_exc(), time.perf_counter() - start)
 
 
-def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mode, private_folder) -> Graded:
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float
+    memory_mb: int
+    output: int                                # bytes of each output stream kept
+
+
+@dataclass
+class ChildRun:
+    """One child's run: how it ended, what it reported, where it saw the submission."""
+    done: process.Finished
+    seen: Seen
+    child_sub: str
+    flags: tuple[str, ...]
+    whole_submission_limit: bool
+
+
+def _grade(path: Path, assignment, limits: Limits, stop, mode, private_folder) -> Graded:
     if not path.is_file():
         return unrun(assignment, str(path), Problem(Verdict.MISSING, f"no such file: {path}"))
     script = None
@@ -61,6 +76,35 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
         except notebook.NotebookError as exc:
             return unrun(assignment, str(path), Problem(Verdict.SYNTAX, str(exc)))
     offered = environment.check(assignment.environment.packages)
+    task = task_of(assignment)
+    plan = task.plan(assignment)
+    child = _run_child(path, assignment, task, plan, limits, stop, mode, private_folder, script, offered)
+    seen, done = child.seen, child.done
+    if seen.fatal is not None and seen.fatal.kind is Verdict.INVALID:   # tampered with: nothing counts
+        seen.results, seen.partials = {}, {}
+    fatal = seen.fatal
+    if fatal is None and seen.phase != "done":
+        fatal = ended_early(done, seen.phase, limits.timeout_s, limits.memory_mb, child.whole_submission_limit)
+    stdout, stderr = done.stdout.text, done.stderr.text
+    if fatal is not None and fatal.kind is Verdict.GRADER:   # the harness's own output: for staff only
+        fatal = dataclasses.replace(fatal, detail="\n".join(filter(None, (fatal.detail, stdout, stderr))))
+        stdout = stderr = ""
+    notes = _notes(child, fatal, assignment, path, script, offered, limits)
+    stubs = placeholders.unimplemented(path) if script is None else frozenset()
+    results = {k: placeholders.explain(_relocated(v, child.child_sub, path, script), stubs) if isinstance(v, Problem)
+               else _relocated(v, child.child_sub, path, script) for k, v in seen.results.items()}
+    if fatal is not None and fatal.kind is Verdict.IMPORT:
+        fatal = environment.explain_import(fatal, offered.modules, assignment.environment.packages)
+    stdout, stderr = (text.replace(child.child_sub + "/", f"{path.parent}/") for text in (stdout, stderr))
+    fatal = fatal and placeholders.explain(_relocated(fatal, child.child_sub, path, script), stubs)
+    graded = evaluate(assignment, str(path), results, fatal, notes, stdout, stderr, done.seconds, seen.partials, plan)
+    return dataclasses.replace(graded, staff_flags=child.flags)
+
+
+def _run_child(path: Path, assignment, task, plan: dict, limits: Limits, stop, mode, private_folder, script,
+               offered) -> ChildRun:
+    """The submission copied into its own workspace, its job written, the child run in the sandbox
+    and its results read back (each observation judged here, in the parent)."""
     slot = isolation.take_slot()
     try:
         with isolation.Workspace("grade", offered) as ws:
@@ -72,42 +116,42 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
             flags = tuple(f"{p.relative_to(ws.sub)}: {flag}" for p in sorted(ws.sub.rglob("*.py"))
                           for flag in tripwire.scan(p))
             child_sub = ws.seen(mode, ws.sub, "/sub")
-            job = _job(assignment, f"{child_sub}/{rel}", memory_mb, f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz",
-                       timeout_s, paths, "statements" if script is not None else assignment.load)
-            if job.layer_runs:
-                ev.save_layer_inputs(ws.inputs / "inputs.npz", job.layer_runs)
-            else:
-                ev.save_inputs(ws.inputs / "inputs.npz", job.runs)
+            job = Job(task.kind, f"{child_sub}/{rel}", limits.memory_mb, task.job_runs(assignment, plan),
+                      getattr(assignment, "adapter", None) and assignment.adapter_for(f"{child_sub}/{rel}"),
+                      f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz", cpu_s=limits.timeout_s, paths=tuple(paths),
+                      load="statements" if script is not None else assignment.load)
+            save_inputs(ws.inputs / "inputs.npz", [plan[r].handed for r in job.runs])
             ws.limit_out(len(job.run_ids) * job.largest_observation_bytes() + 1_000_000)
-            kwargs = ws.popen_kwargs(mode, slot)
-            groups = isolation.Cgroups.make(ws.root.name, memory_mb)
-            try:
-                argv = groups.wrap(ws.child_argv(mode), kwargs.get("user"))
-                done = sandbox.run(argv, timeout_s=timeout_s, cwd=ws.cwd(mode), limit=output_limit, stop=stop,
-                                   stdin=job.to_json().encode(), **kwargs)
-            finally:
-                groups.remove()
-            if mode is isolation.Mode.STRICT and (done.returncode or 0) > 128:   # bwrap: 128 + the signal
-                done = dataclasses.replace(done, returncode=128 - done.returncode)
-            seen = read_events(ws.out, job)
+            done, groups = _run_sandboxed(ws, mode, slot, job, limits, stop)
+            seen = read_events(ws.out, job, task, plan)
     finally:
         isolation.give_slot(slot)
-    if seen.fatal is not None and seen.fatal.kind is Verdict.INVALID:   # tampered with: nothing counts
-        seen.results, seen.partials = {}, {}
-    fatal = seen.fatal
-    if fatal is None and seen.phase != "done":
-        fatal = ended_early(done, seen.phase, timeout_s, memory_mb, groups.paths != [])
-    notes = list(seen.notes)
-    stdout, stderr = done.stdout.text, done.stderr.text
-    if fatal is not None and fatal.kind is Verdict.GRADER:   # the harness's own output: for staff only
-        fatal = dataclasses.replace(fatal, detail="\n".join(filter(None, (fatal.detail, stdout, stderr))))
-        stdout = stderr = ""
-    elif done.stdout.truncated or done.stderr.truncated:
+    return ChildRun(done, seen, child_sub, flags, groups.paths != [])
+
+
+def _run_sandboxed(ws, mode, slot, job: Job, limits: Limits, stop):
+    kwargs = ws.popen_kwargs(mode, slot)
+    groups = isolation.Cgroups.make(ws.root.name, limits.memory_mb)
+    try:
+        argv = groups.wrap(ws.child_argv(mode), kwargs.get("user"))
+        done = process.run(argv, timeout_s=limits.timeout_s, cwd=ws.cwd(mode), limit=limits.output, stop=stop,
+                           stdin=job.to_json().encode(), **kwargs)
+    finally:
+        groups.remove()
+    if mode is isolation.Mode.STRICT and (done.returncode or 0) > 128:   # bwrap: 128 + the signal
+        done = dataclasses.replace(done, returncode=128 - done.returncode)
+    return done, groups
+
+
+def _notes(child: ChildRun, fatal, assignment, path: Path, script, offered, limits: Limits) -> list[str]:
+    """What the report says about the run besides its checks."""
+    done, notes = child.done, list(child.seen.notes)
+    if (fatal is None or fatal.kind is not Verdict.GRADER) and (done.stdout.truncated or done.stderr.truncated):
         notes.insert(0, f"the code printed {done.stdout.total_bytes + done.stderr.total_bytes:,} bytes; "
-                        f"output below is truncated to the first {output_limit:,} and last {sandbox.TAIL:,} "
+                        f"output below is truncated to the first {limits.output:,} and last {process.TAIL:,} "
                         "bytes of each stream")
-    if seen.skipped:
-        notes.append(_skipped_note([_relocated(p, child_sub, path, script) for p in seen.skipped]))
+    if child.seen.skipped:
+        notes.append(_skipped_note([_relocated(p, child.child_sub, path, script) for p in child.seen.skipped]))
     if offered.frameworks:
         notes.append(f"this assignment lets submissions import {', '.join(offered.frameworks)} (autodiff): "
                      "gradients may come from it rather than from hand-written backprop")
@@ -116,18 +160,7 @@ def _grade(path: Path, assignment, timeout_s, memory_mb, output_limit, stop, mod
                      "leaves out its top-level script (training, seeding such as nnfs.init(), plots)")
     if script is not None and script.skipped:
         notes.append(f"notebook cells {', '.join(map(str, script.skipped))} not run (the assignment skips them)")
-    stubs = placeholders.unimplemented(path) if script is None else frozenset()
-    results = {k: placeholders.explain(_relocated(v, child_sub, path, script), stubs) if isinstance(v, Problem)
-               else _relocated(v, child_sub, path, script) for k, v in seen.results.items()}
-    if fatal is not None and fatal.kind is Verdict.IMPORT:
-        fatal = environment.explain_import(fatal, offered.modules, assignment.environment.packages)
-    stdout, stderr = (text.replace(child_sub + "/", f"{path.parent}/") for text in (stdout, stderr))
-    fatal = fatal and placeholders.explain(_relocated(fatal, child_sub, path, script), stubs)
-    if isinstance(assignment, LayerAssignment):
-        graded = evaluate_layers(assignment, str(path), results, fatal, notes, stdout, stderr, done.seconds)
-    else:
-        graded = evaluate(assignment, str(path), results, fatal, notes, stdout, stderr, done.seconds, seen.partials)
-    return dataclasses.replace(graded, staff_flags=flags)
+    return notes
 
 
 def _skipped_note(skipped: list[Problem], shown: int = 4) -> str:
@@ -142,19 +175,7 @@ def _skipped_note(skipped: list[Problem], shown: int = 4) -> str:
 
 def unrun(assignment, submission: str, problem: Problem) -> Graded:
     """The verdict of a submission that never ran: every check fails with the problem."""
-    if isinstance(assignment, LayerAssignment):
-        return evaluate_layers(assignment, submission, {}, problem)
     return evaluate(assignment, submission, {}, problem)
-
-
-def _job(assignment, submission: str, memory_mb: int, inputs: str, timeout_s: float, paths,
-         load: str = "module") -> ev.Job:
-    """What the child is asked to run: every case (and probe) of a net, or every layer on every case."""
-    if isinstance(assignment, LayerAssignment):
-        return ev.Job(None, submission, memory_mb, {}, inputs, cpu_s=timeout_s, paths=tuple(paths),
-                      layer_runs=assignment.runs(), load=load)
-    return ev.Job(assignment.adapter_for(submission), submission, memory_mb, plan(assignment), inputs,
-                  cpu_s=timeout_s, paths=tuple(paths), load=load)
 
 
 def _relocated(result, child_dir: str, path: Path, script: notebook.Script | None = None):
@@ -187,7 +208,7 @@ class Seen:
 MAX_EVENTS_BYTES = 4_000_000
 
 
-def read_events(work: Path, job: ev.Job) -> Seen:
+def read_events(work: Path, job: Job, task, plan: dict) -> Seen:
     """What the child reported, each observation judged here (derive); anything malformed makes
     the whole submission an INVALID RESULT."""
     seen = Seen()
@@ -201,7 +222,7 @@ def read_events(work: Path, job: ev.Job) -> Seen:
         except ev.ProtocolError:              # a line cut short by a kill, or not an event at all
             continue
         try:
-            _apply(seen, event, work, job)
+            _apply(seen, event, work, job, lambda run_id, partial: _judged(work, job, task, plan, run_id, partial))
         except ev.ProtocolError as exc:
             seen.fatal = seen.fatal or _invalid(str(exc))
     return seen
@@ -212,7 +233,7 @@ def _invalid(what: str) -> Problem:
                                     "they may have been written by the submission itself, so none of them counts")
 
 
-def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
+def _apply(seen: Seen, event, work: Path, job: Job, judged) -> None:
     if isinstance(event, ev.Phase):
         seen.phase = event.text
     elif isinstance(event, ev.Imported) and event.seconds > SLOW_IMPORT_S:
@@ -225,11 +246,11 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
     elif isinstance(event, (ev.RunDone, ev.Partial, ev.RunFailed, ev.StepFailed)) and event.id not in job.run_ids:
         raise ev.ProtocolError(f"a result for {event.id[:100]!r}, which is not a run of this job")
     elif isinstance(event, ev.Partial):
-        partial = _judged(work / ev.observation_file(job, event.id, True), job, event.id, forward_only=True)
+        partial = judged(event.id, True)
         if isinstance(partial, Run):
             seen.partials[event.id] = partial
     elif isinstance(event, ev.RunDone):
-        seen.results[event.id] = _judged(work / ev.observation_file(job, event.id), job, event.id)
+        seen.results[event.id] = judged(event.id, False)
     elif isinstance(event, ev.RunFailed):
         seen.results[event.id] = event.problem
     elif isinstance(event, ev.StepFailed) and isinstance(seen.results.get(event.id), Run):
@@ -243,24 +264,13 @@ def _apply(seen: Seen, event, work: Path, job: ev.Job) -> None:
         seen.phase = "done"
 
 
-def _judged(path: Path, job: ev.Job, run_id: str, forward_only: bool = False):
-    if job.layer_runs:
-        return ev.load_layer_observation(path, job.layer_runs[run_id][1])
-    spec = job.runs[run_id]
-    return judge(job.adapter, spec, ev.load_observation(path, job.adapter, spec, forward_only))
+def _judged(work: Path, job: Job, task, plan: dict, run_id: str, partial: bool):
+    """A run's observation read back (bounded, validated) and judged by its task kind."""
+    observation = ev.load_observation(job, run_id, work / ev.observation_file(job, run_id, partial), partial)
+    return task.judge(job, plan[run_id], observation)
 
 
-def judge(adapter, spec, obs) -> Run | Problem:
-    """The Run the grader derives from a child's raw observation, or the Problem it shows."""
-    params = init_params(spec)
-    X, T = make_batch(spec)
-    try:
-        return derive(adapter, spec, params, X, T, obs, backend="submission")
-    except AdapterError as exc:
-        return describe(exc)
-
-
-def ended_early(done: sandbox.Finished, phase: str, timeout_s: float, memory_mb: int,
+def ended_early(done: process.Finished, phase: str, timeout_s: float, memory_mb: int,
                 whole_submission_limit: bool = False) -> Problem:
     if phase == STARTING and not done.timed_out and done.signal_name is None and done.returncode:
         return Problem(Verdict.GRADER, "the grader's child process failed before it imported your code; this is "

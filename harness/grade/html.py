@@ -23,10 +23,10 @@ import re
 from pathlib import Path
 
 from ..drive.problems import Verdict
+from .checks import Graded
 from .diagnose import CAUSES
-from .evaluate import Graded
-from .outputs import StudentIds
 from .report import gradescope, render
+from .students import StudentIds
 
 CSS = """
 :root { font: 15px/1.45 system-ui, sans-serif; color: #1b1b1b; background: #fff; }

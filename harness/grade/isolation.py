@@ -33,9 +33,10 @@ from pathlib import Path
 
 from .environment import HEADLESS_ENV, Offered
 
-RUNNER_MODULES = ("__init__.py", "core/__init__.py", "core/layers.py", "core/params.py", "core/run.py", "core/spec.py",
-                  "drive/__init__.py", "drive/adapter.py", "drive/layers.py", "drive/problems.py", "drive/runner.py",
-                  "grade/__init__.py", "grade/child.py", "grade/events.py", "grade/parsing.py")
+RUNNER_MODULES = ("__init__.py", "core/__init__.py", "core/layers.py", "core/npz.py", "core/params.py", "core/parsing.py",
+                  "core/run.py", "core/spec.py", "drive/__init__.py", "drive/adapter.py", "drive/layers.py",
+                  "drive/objects.py", "drive/problems.py", "drive/protocol.py", "drive/runner.py",
+                  "grade/__init__.py", "grade/child.py")
 HARNESS_DIR = Path(__file__).resolve().parent.parent
 NOBODY = 65534
 UID_BASE = 61000                     # uid mode: one uid per concurrently graded submission

@@ -16,7 +16,8 @@ import json
 import time
 from pathlib import Path
 
-from .evaluate import Graded
+from .checks import Graded
+from .students import StudentIds
 
 GRADEBOOK_COLUMNS = ("student", "score", "max_score", "percent", "verdict", "main_cause", "seconds", "submission")
 
@@ -54,19 +55,6 @@ class AppendOnlyJson:
         if not self.fh.closed:
             self._trailer(trailer)
             self.fh.close()
-
-
-class StudentIds:
-    """The student a submission belongs to: its own folder's name for per-student folders (the
-    file name then is the assignment's), else the file name without its suffix. Decided once per
-    batch, so that naming each student costs the same in a batch of any size."""
-
-    def __init__(self, submissions):
-        self.by_folder = len({Path(s).parent for s in submissions}) > 1
-
-    def __call__(self, submission: str) -> str:
-        path = Path(submission)
-        return path.parent.name if self.by_folder and path.parent.name else path.stem
 
 
 class Gradebook:

@@ -8,8 +8,8 @@ import dataclasses
 import re
 from pathlib import Path
 
+from ..core.parsing import PARSING
 from ..drive.problems import Problem, Verdict
-from .parsing import PARSING
 from .tripwire import MAX_SCAN_BYTES
 
 _RETURNED_NONE = re.compile(r"^(?:layer \S+: )?(?:module\.)?(?:[\w]+\.)*(\w+)(?: \(\w+\))? "

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..drive.problems import Verdict
 from . import isolation
+from .checks import CheckKind, Graded
 from .diagnose import CAUSES
-from .evaluate import CheckKind, Graded
 
 SHOWN_OUTPUT = 1500
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from .parsing import PARSING
+from ..core.parsing import PARSING
 
 GRADER = {"harness": "the grading harness", "reference_impls": "the reference solutions"}
 AUTODIFF = {"torch", "tensorflow", "keras", "jax", "autograd", "tinygrad", "mxnet", "paddle", "chainer", "theano",

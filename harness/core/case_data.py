@@ -1,0 +1,80 @@
+"""Each run's data, made once: the seeded inputs a run hands the code, what the code must return,
+and the magnitudes behind each expected value (for the tolerances). The grader builds a run's
+data here once and passes it to everything that needs it (the child's input file, judging,
+the checks, the accepted variants, the diagnosis), so that nothing redraws a seeded array; a
+batch of many submissions of one assignment shares it. The arrays are read-only.
+The grader's side only: never shipped into the grading sandbox.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import net
+from .layer_math import layer_expected, layer_inputs, layer_magnitudes
+from .layers import LayerCase
+from .params import init_params, make_batch
+from .run import Run
+from .spec import Spec
+
+
+def _frozen(arrays: dict) -> dict:
+    for a in arrays.values():
+        a.setflags(write=False)
+    return arrays
+
+
+@dataclass(frozen=True, eq=False)
+class NetData:
+    """A net run: the canonical weights and batch of its spec; the spec's own Run on them."""
+    spec: Spec
+    params: dict
+    X: np.ndarray
+    T: np.ndarray
+
+    @functools.cached_property
+    def expected(self) -> Run:
+        return net.spec_run(self.spec, self.params, self.X, self.T, backend="expected")
+
+    @functools.cached_property
+    def magnitudes(self) -> dict:
+        return net.error_magnitudes(self.spec, self.params, self.X, self.T)
+
+    @property
+    def handed(self) -> dict:
+        """The arrays the child gets for this run."""
+        return {"X": self.X, "T": self.T, "p": self.params}
+
+
+@functools.lru_cache(maxsize=256)
+def net_data(spec: Spec) -> NetData:
+    X, T = make_batch(spec)
+    frozen = _frozen({"X": X, "T": T})
+    return NetData(spec, _frozen(init_params(spec)), frozen["X"], frozen["T"])
+
+
+@dataclass(frozen=True, eq=False)
+class LayerData:
+    """A layer run: its inputs (x, w, b, dout, T, labels as the kind takes), the values the layer
+    must return (float64) and their magnitudes."""
+    case: LayerCase
+    inputs: dict
+
+    @functools.cached_property
+    def expected(self) -> dict:
+        return layer_expected(self.case, self.inputs)
+
+    @functools.cached_property
+    def magnitudes(self) -> dict:
+        return layer_magnitudes(self.case, self.inputs)
+
+    @property
+    def handed(self) -> dict:
+        return self.inputs
+
+
+@functools.lru_cache(maxsize=256)
+def layer_data(case: LayerCase) -> LayerData:
+    return LayerData(case, _frozen(layer_inputs(case)))
