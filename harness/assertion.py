@@ -61,12 +61,12 @@ def check_code(code: Adapter | str, spec: str | None = None, style: str | None =
 
 def _check_assignment(code, assignment: str, spec, style, against, fd, rtol, overrides) -> Report:
     from .check.submission import check_submission
-    from .drive.assignment import LayerAssignment, load
+    from .drive.assignment import load
     if not isinstance(code, str) or spec or style or overrides:
         raise ValueError("with assignment=, give the code as a file path and no spec, style or overrides "
                          "(the assignment's cases set them)")
     loaded = load(assignment)
-    if isinstance(loaded, LayerAssignment):
+    if not loaded.checkable:
         raise ValueError(f"{loaded.name} checks single layers: use assert_graded (or harness grade)")
     return check_submission(code, loaded, tuple(against), fd=fd, rtol=rtol)
 

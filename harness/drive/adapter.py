@@ -55,10 +55,11 @@ class Call:
     @property
     def kept(self) -> tuple[str, ...]:
         """Returned values kept under the code's own names for later calls."""
-        return tuple(n for n in self.returned if n not in ROLES)
+        return tuple(n for n in self.returned if n not in NET_VALUES and n not in LAYER_VALUES)
 
 
-ROLES = ("output", "loss", "grads", "model")     # returned values the harness uses itself
+NET_VALUES = ("output", "loss", "grads", "model")       # what a net's calls return that the harness uses itself
+LAYER_VALUES = ("out", "loss", "dx", "dw", "db")         # what a layer's calls return that the grader checks
 SPEC_VALUES = ("$l2", "$lr")                     # keyword-argument values taken from the case
 
 
@@ -93,12 +94,13 @@ class Adapter:
     @staticmethod
     def from_json(data: dict) -> Adapter:
         return Adapter(**{**data, "params": tuple(Param(**p) for p in data["params"]),
-                          "forward": _call(data.get("forward")), "loss": _call(data["loss"]),
-                          "gradients": _call(data["gradients"]), "update": tuple(map(_call, data["update"])),
+                          "forward": call_from_json(data.get("forward")), "loss": call_from_json(data["loss"]),
+                          "gradients": call_from_json(data["gradients"]),
+                          "update": tuple(map(call_from_json, data["update"])),
                           "init": tuple(tuple(kv) for kv in data["init"]),
                           "optional_init": tuple(tuple(kv) for kv in data["optional_init"])})
 
 
-def _call(data: dict | None) -> Call | None:
+def call_from_json(data: dict | None) -> Call | None:
     return None if data is None else Call(**{**data, "args": tuple(data["args"]),
                                              "kwargs": tuple(tuple(kv) for kv in data.get("kwargs", ()))})

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from ..core.layer_math import INPUT_NAMES
 from ..core.losses import L2_FORMS
 from ..core.params import LAYOUTS
 from ..core.spec import Spec, SpecError, get_spec
-from .adapter import ROLES, SPEC_VALUES, Adapter, Call, Param
+from .adapter import LAYER_VALUES, NET_VALUES, SPEC_VALUES, Adapter, Call, Param
 
 try:
     import tomllib
@@ -27,7 +28,7 @@ BUILTIN_DIR = Path(__file__).parent / "assignments"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
 # What each kind of call may return (besides values of the code's own, kept for later calls).
 RETURNS = {"forward": ("output", "loss"), "loss": ("loss",), "gradients": ("grads", "loss"), "update": ("model",),
-           "layer": ("out", "loss", "dx", "dw", "db")}           # harness.drive.layers.ROLES
+           "layer": LAYER_VALUES}
 INIT_VALUES = ("lr", "seed", "dtype", "l2", "sizes", "module")   # and sizes.<i>; module: the submission itself
 CALL_ARGS = ("model", "X", "T", "lr", "rows", "pairs", "epochs", "output", "labels", "x", "t")   # x, t: with per_row
 DATA = ("rows", "columns")
@@ -112,6 +113,7 @@ class Case:
 @dataclass(frozen=True)
 class Assignment:
     kind: ClassVar[str] = "net"      # the task kind (harness.grade.tasks)
+    checkable: ClassVar[bool] = True # harness check / assert_backprop can compare it with the frameworks
     name: str
     title: str
     spec: Spec
@@ -217,7 +219,7 @@ def _call(value, where: str, kind: str) -> Call:
 def _check_returns(call: Call, where: str, kind: str) -> None:
     names = call.returned
     valid = RETURNS[kind]
-    bad = [n for n in names if not n.isidentifier() or (n in ROLES and n not in valid)]
+    bad = [n for n in names if not n.isidentifier() or (n in NET_VALUES + LAYER_VALUES and n not in valid)]
     if bad or len(set(names)) != len(names) or (call.returns == "none") != (not names) or "none" in names[1:]:
         raise AssignmentError(f"{where}: returns = {call.returns!r}; a {kind} call returns \"none\" or names "
                               f"separated by commas, one per returned value: {', '.join(valid)}, or a name of your "
@@ -298,7 +300,6 @@ def _adapter(code: dict, spec: Spec, name: str) -> Adapter:
 
 
 def _spec(head: dict) -> Spec:
-    _check_types(head, "[assignment]")
     base = get_spec(head.get("spec", ""))
     overrides = {k: head[k] for k in ("sizes", "activations", "loss", "batch", "lr", "seed", "l2", "l2_form") if k in head}
     if "l2_biases" in head:
@@ -312,14 +313,11 @@ def _check_resolvable(cases, adapter: Adapter) -> None:
     """Every case's gradients must stand out of round-off, or it could only be INCONCLUSIVE: refuse
     when the file loads an lr so small that gradients recovered from the code's update drown in the
     update's round-off, and weights so large that the gradients underflow."""
-    from ..core import net
-    from ..core.params import init_params, make_batch
+    from ..core.case_data import net_data
     from ..core.tolerance import BLIND_FRACTION, blindness_reason, recovery_blindness, underflow_blindness
     for case in cases:
-        spec = case.spec
-        X, T = make_batch(spec)
-        params = init_params(spec)
-        mags = net.error_magnitudes(spec, params, X, T)
+        spec, data = case.spec, net_data(case.spec)
+        params, mags = data.params, data.magnitudes
         if underflow := underflow_blindness(spec, params, mags):
             raise AssignmentError(f"case {case.name!r}: {underflow}")
         if adapter.gradients is not None:
@@ -355,16 +353,13 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
         raise AssignmentError(f"unknown table(s) {', '.join(unknown)}; valid: {', '.join(tables)}")
     if "layers" in data:
         return _parse_layers(data, source)
-    head = _table(data, "assignment", ("name", "title", "spec", "sizes", "activations", "loss", "batch", "lr",
-                                        "seed", "l2", "l2_form", "l2_biases", "log_eps", "reference", "timeout_s",
-                                        "memory_mb", "file", "show_output", "support", "skip_cells",
-                                        "float64_results", "l2_forms_accepted", "run"),
-                  "assignment", ("name", "spec"))
+    head = _check_types(_table(data, "assignment", (*COMMON_KEYS, "spec", "sizes", "activations", "loss", "batch",
+                                                    "lr", "seed", "l2", "l2_form", "l2_biases", "log_eps",
+                                                    "l2_forms_accepted"),
+                               "assignment", ("name", "spec")), "[assignment]")
+    common = _common(head, data, source)
     spec = _spec(head)
-    points = _table(data, "scoring", SCORED, "scoring")
-    for kind, value in points.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {value!r}")
+    points = _points(data)
     adapter = _adapter(data.get("code", {}), spec, head["name"])
     if not adapter.reports_loss:
         if points.get("loss", 0) > 0:
@@ -387,21 +382,38 @@ def _parse(data: dict, source: str) -> Assignment | LayerAssignment:
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise AssignmentError(f"case names must be unique, got {names}")
+    _check_support_factory(adapter.factory, common["support"])
+    return Assignment(**common, spec=spec, adapter=adapter, cases=cases, scoring=scoring, log_eps=log_eps,
+                      l2_forms_accepted=_l2_forms_accepted(head, spec))
+
+
+# The [assignment] keys every task kind has (parsed by _common).
+COMMON_KEYS = ("name", "title", "timeout_s", "memory_mb", "file", "show_output", "support", "skip_cells", "reference",
+               "float64_results", "run")
+
+
+def _common(head: dict, data: dict, source: str) -> dict:
+    """The settings every task kind has, each validated the same way for every kind."""
     timeout, memory = head.get("timeout_s", 60), head.get("memory_mb", 2048)
-    if not (isinstance(timeout, (int, float)) and timeout > 0 and isinstance(memory, int) and memory >= 256):
+    if not (timeout > 0 and memory >= 256):
         raise AssignmentError(f"timeout_s must be > 0 and memory_mb an integer >= 256, got {timeout!r}, {memory!r}")
     reference = head.get("reference")
     if reference and (reference.endswith(".py") or "/" in reference):
         reference = str((Path(source).parent / reference).resolve())
-    support = _support(head, source)
-    _check_support_factory(adapter.factory, support)
-    return Assignment(name=head["name"], title=head.get("title", head["name"]), spec=spec,
-                      adapter=adapter, cases=cases, scoring=scoring,
-                      timeout_s=float(timeout), memory_mb=memory, reference=reference, file=head.get("file"),
-                      show_output=_flag(head, "show_output"), source=source, log_eps=log_eps,
-                      support=support, skip_cells=_strings(head, "skip_cells"),
-                      environment=_environment(data), float64_results=_float64_results(head),
-                      l2_forms_accepted=_l2_forms_accepted(head, spec), load=_load(head))
+    return {"name": head["name"], "title": head.get("title", head["name"]), "timeout_s": float(timeout),
+            "memory_mb": memory, "reference": reference, "file": head.get("file"),
+            "show_output": _flag(head, "show_output"), "source": source, "support": _support(head, source),
+            "skip_cells": _strings(head, "skip_cells"), "environment": _environment(data),
+            "float64_results": _float64_results(head), "load": _load(head)}
+
+
+def _points(data: dict) -> dict:
+    """[scoring]: points per kind of check, each a number >= 0."""
+    points = _table(data, "scoring", SCORED, "scoring")
+    for kind, value in points.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {value!r}")
+    return points
 
 
 RUNS = {"all": "the whole file runs, as `python file.py` would import it",
@@ -496,6 +508,7 @@ class LayerCaseDef:
 class LayerAssignment:
     """Single layers (forward/backward pairs), each checked alone on every case."""
     kind: ClassVar[str] = "layers"
+    checkable: ClassVar[bool] = False
     name: str
     title: str
     layers: tuple
@@ -521,78 +534,80 @@ class LayerAssignment:
 
 
 def _parse_layers(data: dict, source: str) -> LayerAssignment:
-    from ..core.layers import LayerError, kinds, role
-    from .layers import LayerAdapter
-    head = _check_types(_table(data, "assignment", ("name", "title", "timeout_s", "memory_mb", "file", "show_output",
-                                                    "support", "skip_cells", "reference", "float64_results", "run",
-                                                    "bias_shapes"),
-                                       "assignment", ("name",)),
+    head = _check_types(_table(data, "assignment", (*COMMON_KEYS, "bias_shapes"), "assignment", ("name",)),
                         "[assignment]")
+    common = _common(head, data, source)
     raw = data["layers"]
     if not isinstance(raw, list) or not raw:
         raise AssignmentError("layers must be an array of tables: [[layers]]")
-    layers = []
-    for i, item in enumerate(raw):
-        where = f"layers[{i}]"
-        t = _table({"l": item}, "l", ("name", "kind", "forward", "backward", "factory", "init", "set", "attrs"), where,
-                   ("name", "kind", "forward"))
-        if t["kind"] not in kinds():
-            raise AssignmentError(f"{where}: kind {t['kind']!r}; valid: {', '.join(kinds())}")
-        calls = [_layer_call(t["forward"], f"{where}.forward")]
-        if "backward" in t:
-            calls.append(_layer_call(t["backward"], f"{where}.backward"))
-        valid_args = ["x", "w", "b", "dout", "T", "labels"]
-        for call in calls:
-            unknown = [a for a in call.args if a not in valid_args]
-            if unknown:
-                raise AssignmentError(f"{where}: {call.target}: unknown argument(s) {', '.join(map(repr, unknown))}; "
-                                      f"valid: {', '.join(valid_args)}")
-            valid_args += list(call.kept)
-        maps = {k: _mapping(t.get(k, {}), f"{where}.{k}") for k in ("init", "set", "attrs")}
-        inputs = {"x", "w", "b", "dout", "T", "labels", "inputs", "outputs"}
-        bad = [v for k in ("init", "set") for _, v in maps[k] if v not in inputs] + \
-              [k for k, _ in maps["attrs"] if k not in RETURNS["layer"]]
-        if bad:
-            raise AssignmentError(f"{where}: {bad[0]!r}; init/set values: {', '.join(sorted(inputs))}; attrs keys: "
-                                  f"{', '.join(RETURNS['layer'])}")
-        if (maps["init"] or maps["set"] or maps["attrs"]) and "factory" not in t:
-            raise AssignmentError(f"{where}: init, set and attrs need a factory (the layer's class)")
-        got = {n for c in calls for n in c.returned} | {k for k, _ in maps["attrs"]}
-        need = {"affine": {"out", "dx", "dw", "db"}, "activation": {"out", "dx"}, "loss": {"loss", "dx"}}[role(t["kind"])]
-        if not need <= got:
-            raise AssignmentError(f"{where} ({t['kind']}): its calls' returns and attrs must give "
-                                  f"{', '.join(sorted(need))}; missing {', '.join(sorted(need - got))}")
-        layers.append(LayerAdapter(t["name"], t["kind"], calls[0], calls[1] if len(calls) > 1 else None,
-                                   t.get("factory"), maps["init"], maps["set"], maps["attrs"]))
+    layers = [_layer(item, f"layers[{i}]") for i, item in enumerate(raw)]
     names = [la.name for la in layers]
     if len(set(names)) != len(names):
         raise AssignmentError(f"layer names must be unique, got {names}")
-    points = _table(data, "scoring", SCORED, "scoring")
-    for kind, value in points.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise AssignmentError(f"[scoring] {kind} must be a number >= 0, got {value!r}")
-    scoring = Scoring(**{k: float(v) for k, v in points.items() if k in ("forward", "gradients", "inputs")})
-    cases = []
-    for i, c in enumerate(data.get("cases") or [{"name": "default"}]):
-        c = _check_types(_table({"c": c}, "c", ("name", "batch", "sizes", "x_dims", "seed", "dtype", "scale",
-                                                "visibility", "weight"), f"cases[{i}]"), f"cases[{i}]")
-        case = LayerCaseDef(c.get("name", f"case {i + 1}"), c.get("batch", 4), tuple(c.get("sizes", (5, 3))),
-                            tuple(c.get("x_dims", ())), c.get("seed", 0), c.get("dtype", "float64"),
-                            float(c.get("scale", 1.0)), c.get("visibility", "visible"), float(c.get("weight", 1.0)))
-        if len(case.sizes) != 2 or case.visibility not in VISIBILITIES:
-            raise AssignmentError(f"cases[{i}]: sizes = [inputs, outputs] and visibility one of "
-                                  f"{', '.join(VISIBILITIES)}; got {list(case.sizes)}, {case.visibility!r}")
-        try:
-            for layer in layers:
-                case.for_layer(layer.kind)
-        except LayerError as exc:
-            raise AssignmentError(f"cases[{i}]: {exc}") from None
-        cases.append(case)
-    timeout, memory = head.get("timeout_s", 60), head.get("memory_mb", 2048)
-    return LayerAssignment(head["name"], head.get("title", head["name"]), tuple(layers), tuple(cases), scoring,
-                           float(timeout), memory, head.get("file"), _flag(head, "show_output"), source,
-                           _support(head, source), _strings(head, "skip_cells"), head.get("reference"),
-                           _environment(data), _float64_results(head), _load(head), _bias_shapes(head))
+    scoring = Scoring(**{k: float(v) for k, v in _points(data).items() if k in ("forward", "gradients", "inputs")})
+    cases = tuple(_layer_case(c, i, layers) for i, c in enumerate(data.get("cases") or [{"name": "default"}]))
+    return LayerAssignment(**common, layers=tuple(layers), cases=cases, scoring=scoring, bias_shapes=_bias_shapes(head))
+
+
+LAYER_NEEDS = {"affine": {"out", "dx", "dw", "db"}, "activation": {"out", "dx"}, "loss": {"loss", "dx"}}
+
+
+def _layer(item, where: str):
+    """[[layers]]: one layer's calls (or class) and what they return."""
+    from ..core.layers import kinds, role
+    from .layers import LayerAdapter
+    t = _table({"l": item}, "l", ("name", "kind", "forward", "backward", "factory", "init", "set", "attrs"), where,
+               ("name", "kind", "forward"))
+    if t["kind"] not in kinds():
+        raise AssignmentError(f"{where}: kind {t['kind']!r}; valid: {', '.join(kinds())}")
+    calls = [_layer_call(t["forward"], f"{where}.forward")] + \
+        ([_layer_call(t["backward"], f"{where}.backward")] if "backward" in t else [])
+    valid_args = list(INPUT_NAMES)
+    for call in calls:
+        unknown = [a for a in call.args if a not in valid_args]
+        if unknown:
+            raise AssignmentError(f"{where}: {call.target}: unknown argument(s) {', '.join(map(repr, unknown))}; "
+                                  f"valid: {', '.join(valid_args)}")
+        valid_args += list(call.kept)
+    maps = {k: _mapping(t.get(k, {}), f"{where}.{k}") for k in ("init", "set", "attrs")}
+    _check_layer_maps(maps, where, "factory" in t)
+    got = {n for c in calls for n in c.returned} | {k for k, _ in maps["attrs"]}
+    need = LAYER_NEEDS[role(t["kind"])]
+    if not need <= got:
+        raise AssignmentError(f"{where} ({t['kind']}): its calls' returns and attrs must give "
+                              f"{', '.join(sorted(need))}; missing {', '.join(sorted(need - got))}")
+    return LayerAdapter(t["name"], t["kind"], calls[0], calls[1] if len(calls) > 1 else None,
+                        t.get("factory"), maps["init"], maps["set"], maps["attrs"])
+
+
+def _check_layer_maps(maps: dict, where: str, has_factory: bool) -> None:
+    inputs = {*INPUT_NAMES, "inputs", "outputs"}
+    bad = [v for k in ("init", "set") for _, v in maps[k] if v not in inputs] + \
+          [k for k, _ in maps["attrs"] if k not in RETURNS["layer"]]
+    if bad:
+        raise AssignmentError(f"{where}: {bad[0]!r}; init/set values: {', '.join(sorted(inputs))}; attrs keys: "
+                              f"{', '.join(RETURNS['layer'])}")
+    if (maps["init"] or maps["set"] or maps["attrs"]) and not has_factory:
+        raise AssignmentError(f"{where}: init, set and attrs need a factory (the layer's class)")
+
+
+def _layer_case(raw, i: int, layers: list) -> LayerCaseDef:
+    """[[cases]] of a layer assignment, valid for every layer's kind."""
+    from ..core.layers import LayerError
+    c = _check_types(_table({"c": raw}, "c", ("name", "batch", "sizes", "x_dims", "seed", "dtype", "scale",
+                                              "visibility", "weight"), f"cases[{i}]"), f"cases[{i}]")
+    case = LayerCaseDef(c.get("name", f"case {i + 1}"), c.get("batch", 4), tuple(c.get("sizes", (5, 3))),
+                        tuple(c.get("x_dims", ())), c.get("seed", 0), c.get("dtype", "float64"),
+                        float(c.get("scale", 1.0)), c.get("visibility", "visible"), float(c.get("weight", 1.0)))
+    if len(case.sizes) != 2 or case.visibility not in VISIBILITIES:
+        raise AssignmentError(f"cases[{i}]: sizes = [inputs, outputs] and visibility one of "
+                              f"{', '.join(VISIBILITIES)}; got {list(case.sizes)}, {case.visibility!r}")
+    try:
+        for layer in layers:
+            case.for_layer(layer.kind)
+    except LayerError as exc:
+        raise AssignmentError(f"cases[{i}]: {exc}") from None
+    return case
 
 
 def _bias_shapes(head: dict) -> str:

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .adapter import AdapterError, Call, _call
+from .adapter import LAYER_VALUES, AdapterError, Call, call_from_json
 from .objects import assign, numeric, resolve, returned
-
-ROLES = ("out", "loss", "dx", "dw", "db")          # values a layer's calls return that the grader checks
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,8 @@ class LayerAdapter:
 
     @staticmethod
     def from_json(data: dict) -> LayerAdapter:
-        return LayerAdapter(**{**data, "forward": _call(data["forward"]), "backward": _call(data.get("backward")),
+        return LayerAdapter(**{**data, "forward": call_from_json(data["forward"]),
+                               "backward": call_from_json(data.get("backward")),
                                **{k: tuple(tuple(kv) for kv in data.get(k, ())) for k in ("init", "set", "attrs")}})
 
 
@@ -42,38 +41,46 @@ def observe_layer(layer: LayerAdapter, module, inputs: dict, sizes: tuple[int, i
     env = {k: np.array(v, copy=True) for k, v in inputs.items()}
     if "labels" in env:
         env["labels"] = env["labels"].astype(np.int64)
-    obj = None
-    if layer.factory:
-        factory = getattr(module, layer.factory, None)
-        if not callable(factory):
-            raise AdapterError(f"the submission defines no class {layer.factory!r} (layer {layer.name})")
-        values = {"inputs": sizes[0], "outputs": sizes[1], **env}
-        obj = factory(**{kw: values[src] for kw, src in layer.init})
-        for path, src in layer.set:
-            assign(obj, path, _shaped_like(_resolve_or_none(obj, path), env[src]))
+    obj = _construct(layer, module, env, sizes) if layer.factory else None
     found: dict[str, object] = {}
     for call in (layer.forward, layer.backward):
-        if call is None:
-            continue
-        holder = obj if obj is not None and not call.target.startswith("module.") else module
-        attr = call.target.removeprefix("module.")
-        fn = getattr(holder, attr, None)
-        if not callable(fn):
-            raise AdapterError(f"{call.target!r} does not exist or is not callable (layer {layer.name})")
-        unknown = [a for a in call.args if a not in env]
-        if unknown:
-            raise AdapterError(f"{call.target}: unknown argument name(s) {unknown}; valid: {sorted(env)}")
-        values = returned(fn(*(env[a] for a in call.args), **dict(call.kwargs)), call)
-        empty = [k for k, v in values.items() if k in ROLES and v is None]
-        if empty:
-            raise AdapterError(f"{call.target} ({empty[0]}) returned None (a missing `return`?)")
-        env.update({k: v for k, v in values.items() if k not in ROLES})          # kept: the cache
-        found.update({k: v for k, v in values.items() if k in ROLES})
+        if call is not None:
+            values = _call_layer(layer, call, obj, module, env)
+            env.update({k: v for k, v in values.items() if k not in LAYER_VALUES})          # kept: the cache
+            found.update({k: v for k, v in values.items() if k in LAYER_VALUES})
     for name, path in layer.attrs:
         found[name] = resolve(obj, path)
-    out = {k: numeric(v, f"layer {layer.name}: {k}") for k, v in found.items() if k in ROLES}
+    out = {k: numeric(v, f"layer {layer.name}: {k}") for k, v in found.items() if k in LAYER_VALUES}
     out["x_after"], out["dout_after"] = env["x"], env.get("dout", np.zeros(0))
     return out
+
+
+def _construct(layer: LayerAdapter, module, env: dict, sizes: tuple[int, int]):
+    """The layer's object, built by its class with the inputs it takes, and given those it reads."""
+    factory = getattr(module, layer.factory, None)
+    if not callable(factory):
+        raise AdapterError(f"the submission defines no class {layer.factory!r} (layer {layer.name})")
+    values = {"inputs": sizes[0], "outputs": sizes[1], **env}
+    obj = factory(**{kw: values[src] for kw, src in layer.init})
+    for path, src in layer.set:
+        assign(obj, path, _shaped_like(_resolve_or_none(obj, path), env[src]))
+    return obj
+
+
+def _call_layer(layer: LayerAdapter, call: Call, obj, module, env: dict) -> dict:
+    """One of the layer's calls (a method of its object, or a module function), by name of what it returns."""
+    holder = obj if obj is not None and not call.target.startswith("module.") else module
+    fn = getattr(holder, call.target.removeprefix("module."), None)
+    if not callable(fn):
+        raise AdapterError(f"{call.target!r} does not exist or is not callable (layer {layer.name})")
+    unknown = [a for a in call.args if a not in env]
+    if unknown:
+        raise AdapterError(f"{call.target}: unknown argument name(s) {unknown}; valid: {sorted(env)}")
+    values = returned(fn(*(env[a] for a in call.args), **dict(call.kwargs)), call)
+    empty = [k for k, v in values.items() if k in LAYER_VALUES and v is None]
+    if empty:
+        raise AdapterError(f"{call.target} ({empty[0]}) returned None (a missing `return`?)")
+    return values
 
 
 def _resolve_or_none(obj, path: str):

@@ -273,17 +273,24 @@ def _indexed(groups: dict, make) -> list:
     return out
 
 
-LAYER_FIELDS = ("out", "loss", "dx", "dw", "db")     # what a layer's calls return that the grader checks
-LAYER_AFTER = ("x_after", "dout_after")              # x and dout as the code left them
+# A layer run's observation: each value (LAYER_VALUES) and x, dout as the code left them (always
+# sent), with the most entries each may hold (a value may grow by the largest size: a wrong
+# shape is the student's bug to report, not a reason to refuse the result).
+LAYER_FIELDS: dict[str, Callable[[LayerCase, int, int], int]] = {    # (case, entries of x, grow) -> entries
+    "out": lambda c, x, g: c.batch * max(c.outputs, c.inputs) * g,
+    "loss": lambda c, x, g: g,
+    "dx": lambda c, x, g: x * g,
+    "dw": lambda c, x, g: c.inputs * max(c.outputs, 1) * g,
+    "db": lambda c, x, g: max(c.outputs, 1) * g,
+    "x_after": lambda c, x, g: x,
+    "dout_after": lambda c, x, g: c.batch * max(c.outputs, c.inputs),
+}
+LAYER_AFTER = ("x_after", "dout_after")
 
 
 def _layer_limits(case: LayerCase) -> tuple[dict[str, int], set]:
-    x = int(np.prod(case.x_shape))
-    grow = max(case.batch, case.inputs, case.outputs, 1)
-    entries = {"out": case.batch * max(case.outputs, case.inputs) * grow, "loss": grow, "dx": x * grow,
-               "dw": case.inputs * max(case.outputs, 1) * grow, "db": max(case.outputs, 1) * grow,
-               "x_after": x, "dout_after": case.batch * max(case.outputs, case.inputs)}
-    return {name: npz.float_bytes(n) for name, n in entries.items()}, set(LAYER_AFTER)
+    x, grow = int(np.prod(case.x_shape)), max(case.batch, case.inputs, case.outputs, 1)
+    return {name: npz.float_bytes(entries(case, x, grow)) for name, entries in LAYER_FIELDS.items()}, set(LAYER_AFTER)
 
 
 def observation_limits(job: Job, run_id: str, partial: bool = False) -> tuple[dict[str, int], set]:

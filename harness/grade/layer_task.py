@@ -5,6 +5,8 @@ misplaced activation derivative, a constant factor such as N). Pure: runs in, a 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..core.case_data import LayerData, layer_data
@@ -149,42 +151,98 @@ def _diagnose(layer, seen: dict[str, list]) -> list[Finding]:
     return out
 
 
+@dataclass(frozen=True)
+class Seen:
+    """One value of one layer (out, loss, dx, dw, db) across the cases: `items` the failing ones,
+    `every` all of them, each (case, got, expected, inputs, failed); `failing`: the layer's
+    values that failed somewhere."""
+    layer: object
+    name: str
+    items: list
+    every: list
+    failing: set
+
+    @property
+    def pairs(self) -> list[tuple]:
+        """(got, expected) in each failing case."""
+        return [(i[1], i[2]) for i in self.items]
+
+    @property
+    def cases(self) -> list:
+        return [i[0] for i in self.items]
+
+
 def _explain(layer, name: str, items: list, every: list, failing: set) -> tuple[str, str]:
-    """items: the failing cases of this value; every: all its cases (a factor must hold in each)."""
-    got = [i[1] for i in items]
-    exp = [i[2] for i in items]
-    cases = [i[0] for i in items]
-    if any(g is None for g in got):
-        return "missing_gradient", f"{name} is not among the values the layer returns"
-    if all(np.shape(g) == e.shape and close(g, e) for g, e in zip(got, exp, strict=True)):
-        kinds = sorted({str(np.asarray(g).dtype) for g in got})
-        if "float64" in kinds and any(c.dtype == "float32" for c in cases):
-            return "float64_upcast", f"{name} has the right values, as float64 for float32 inputs"
-    if any(not np.all(np.isfinite(np.asarray(g, np.float64))) for g in got):
-        if all(c.scale > 1 for c in cases):
-            if name == "loss" and "dx" not in failing:
-                return "log_underflow", ("the loss is inf only in the cases with large scores, while dx is right there: "
-                                         "the row maximum is subtracted, but the log is taken of a probability that "
-                                         "underflowed to 0")
-            return "overflow", f"{name} holds inf or NaN only in the cases with large inputs"
-        return "nonfinite", f"{name} holds inf or NaN"
-    if name == "dw" and all(close(np.asarray(g).T, e) for g, e in zip(got, exp, strict=True)):
-        return "transposed", "dw equals the transpose of the expected gradient"
-    if name == "db" and all(np.ndim(g) == 2 and np.shape(g)[0] == c.batch and close(np.sum(g, axis=0), e)
-                            for g, e, c in zip(got, exp, cases, strict=True)):
-        return "bias_not_reduced", "db holds one row per sample instead of their sum"
-    if all(np.shape(g) != e.shape and np.size(g) == e.size and close(np.reshape(g, e.shape), e)
-           for g, e in zip(got, exp, strict=True)):
-        return "shape_only", f"{name} has the right values in shape {np.shape(got[0])} instead of {exp[0].shape}"
-    if role(layer.kind) == "activation" and name == "dx":
-        found = _activation_deviation(layer.kind, items)
+    """The first hypothesis (LAYER_HYPOTHESES, in order) that explains the value in every failing
+    case; (cause, what was seen)."""
+    seen = Seen(layer, name, items, every, failing)
+    for hypothesis in LAYER_HYPOTHESES:
+        found = hypothesis(seen)
         if found:
             return found
-    factors = ratios([(i[1], i[2]) for i in every])          # the passing cases too: a factor must hold in each
-    named = factors and name_factor(factors, [i[0].batch for i in every], [i[0].inputs for i in every])
-    if named:
-        return named[0][0], f"exactly {named[1]} times the expected {name} in every case"
     return "unexplained", f"{name} differs in a way no typical bug explains"
+
+
+def _missing(v: Seen):
+    if any(g is None for g, _ in v.pairs):
+        return "missing_gradient", f"{v.name} is not among the values the layer returns"
+    return None
+
+
+def _upcast(v: Seen):
+    right = all(np.shape(g) == e.shape and close(g, e) for g, e in v.pairs)
+    if right and "float64" in {str(np.asarray(g).dtype) for g, _ in v.pairs} and any(c.dtype == "float32" for c in v.cases):
+        return "float64_upcast", f"{v.name} has the right values, as float64 for float32 inputs"
+    return None
+
+
+def _nonfinite(v: Seen):
+    if not any(not np.all(np.isfinite(np.asarray(g, np.float64))) for g, _ in v.pairs):
+        return None
+    if not all(c.scale > 1 for c in v.cases):
+        return "nonfinite", f"{v.name} holds inf or NaN"
+    if v.name == "loss" and "dx" not in v.failing:
+        return "log_underflow", ("the loss is inf only in the cases with large scores, while dx is right there: the row "
+                                 "maximum is subtracted, but the log is taken of a probability that underflowed to 0")
+    return "overflow", f"{v.name} holds inf or NaN only in the cases with large inputs"
+
+
+def _transposed(v: Seen):
+    if v.name == "dw" and all(close(np.asarray(g).T, e) for g, e in v.pairs):
+        return "transposed", "dw equals the transpose of the expected gradient"
+    return None
+
+
+def _bias_unreduced(v: Seen):
+    if v.name == "db" and all(np.ndim(g) == 2 and np.shape(g)[0] == c.batch and close(np.sum(g, axis=0), e)
+                              for (g, e), c in zip(v.pairs, v.cases, strict=True)):
+        return "bias_not_reduced", "db holds one row per sample instead of their sum"
+    return None
+
+
+def _reshaped(v: Seen):
+    if all(np.shape(g) != e.shape and np.size(g) == e.size and close(np.reshape(g, e.shape), e) for g, e in v.pairs):
+        return "shape_only", f"{v.name} has the right values in shape {np.shape(v.pairs[0][0])} instead of " \
+                             f"{v.pairs[0][1].shape}"
+    return None
+
+
+def _activation_slip(v: Seen):
+    if role(v.layer.kind) == "activation" and v.name == "dx":
+        return _activation_deviation(v.layer.kind, v.items)
+    return None
+
+
+def _factor(v: Seen):
+    factors = ratios([(i[1], i[2]) for i in v.every])          # the passing cases too: a factor must hold in each
+    named = factors and name_factor(factors, [i[0].batch for i in v.every], [i[0].inputs for i in v.every])
+    if named:
+        return named[0][0], f"exactly {named[1]} times the expected {v.name} in every case"
+    return None
+
+
+# A failing value's hypotheses, in order: the first that explains it in every failing case wins.
+LAYER_HYPOTHESES = (_missing, _upcast, _nonfinite, _transposed, _bias_unreduced, _reshaped, _activation_slip, _factor)
 
 
 def _activation_deviation(kind: str, items: list):
