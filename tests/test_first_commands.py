@@ -171,11 +171,11 @@ def test_one_submission_to_a_gradescope_folder_writes_results_json_in_it(tmp_pat
 def test_a_failure_inside_the_harness_is_not_blamed_on_the_students_file(capsys, monkeypatch):
     """harness check FILE runs the file in this process: an exception raised in the harness's own
     code while driving it reads as the harness's failure, never as the file's."""
-    from harness.drive import runner
+    from harness.drive import derive
 
     def broken(*args, **kwargs):
         raise KeyError("a harness bug")
-    monkeypatch.setattr(runner, "derive", broken)
+    monkeypatch.setattr(derive, "derive", broken)
     code, out, err = run(["check", str(CS231N), "-a", "cs231n_two_layer", "--backends", "torch", "--no-fd"], capsys)
     assert code == 1
     assert "the grader itself failed (KeyError: 'a harness bug'); this is not a problem in your code" in out

@@ -1,5 +1,5 @@
 """Layer-level checks: single layers (a forward/backward function pair with a cache, or a class)
-checked alone on seeded inputs and upstream gradients. The oracle (harness.core.layers) agrees
+checked alone on seeded inputs and upstream gradients. The oracle (harness.core.layer_kinds) agrees
 with torch autograd and finite differences for every kind; the built-in cs231n_layers pack passes
 a correct layers.py and names each typical bug per layer; class-style layers (Deep Learning from
 Scratch's Affine with .dW, .db) are driven too."""
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.core.layer_kinds import LayerCase, kinds, role, validate
 from harness.core.layer_math import layer_expected, layer_inputs
-from harness.core.layers import LayerCase, kinds, role, validate
 from harness.drive.assignment import AssignmentError, load
 from harness.drive.problems import Verdict
 from harness.grade.batch import grade

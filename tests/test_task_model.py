@@ -17,7 +17,8 @@ from harness.grade.tasks import TASKS, task_of
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = Path(__file__).parent / "course_nets"
 
-NET_HEAD = '[assignment]\nname = "n"\nspec = "xor"\n{extra}\n[code]\nfactory = "Net"\nforward = { call = "forward", args = ["X"], returns = "output" }\n' \
+NET_HEAD = '[assignment]\nname = "n"\nspec = "xor"\n{extra}\n[code]\nfactory = "Net"\n' \
+           'forward = { call = "forward", args = ["X"], returns = "output" }\n' \
            'gradients = { call = "grads", args = ["X", "T"], returns = "grads" }\n' \
            '[code.params]\nW1 = { path = "W1", layout = "in_out" }\nb1 = { path = "b1", layout = "vec" }\n' \
            'W2 = { path = "W2", layout = "in_out" }\nb2 = { path = "b2", layout = "vec" }\n'

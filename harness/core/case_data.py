@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import net
+from .layer_kinds import LayerCase
 from .layer_math import layer_expected, layer_inputs, layer_magnitudes
-from .layers import LayerCase
 from .params import init_params, make_batch
 from .run import Run
 from .spec import Spec

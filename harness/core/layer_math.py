@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import LayerCase, role
+from .layer_kinds import LayerCase, role
 
 
 def _loss(kind: str):

@@ -498,7 +498,7 @@ class LayerCaseDef:
     weight: float = 1.0
 
     def for_layer(self, kind: str):
-        from ..core.layers import LayerCase, role, validate
+        from ..core.layer_kinds import LayerCase, role, validate
         affine = role(kind) == "affine"
         return validate(LayerCase(kind, self.batch, self.sizes[0], self.sizes[1] if affine else 0, self.seed,
                                   self.dtype, self.x_dims if affine else (), self.scale))
@@ -554,8 +554,8 @@ LAYER_NEEDS = {"affine": {"out", "dx", "dw", "db"}, "activation": {"out", "dx"},
 
 def _layer(item, where: str):
     """[[layers]]: one layer's calls (or class) and what they return."""
-    from ..core.layers import kinds, role
-    from .layers import LayerAdapter
+    from ..core.layer_kinds import kinds, role
+    from .layer_driver import LayerAdapter
     t = _table({"l": item}, "l", ("name", "kind", "forward", "backward", "factory", "init", "set", "attrs"), where,
                ("name", "kind", "forward"))
     if t["kind"] not in kinds():
@@ -593,7 +593,7 @@ def _check_layer_maps(maps: dict, where: str, has_factory: bool) -> None:
 
 def _layer_case(raw, i: int, layers: list) -> LayerCaseDef:
     """[[cases]] of a layer assignment, valid for every layer's kind."""
-    from ..core.layers import LayerError
+    from ..core.layer_kinds import LayerError
     c = _check_types(_table({"c": raw}, "c", ("name", "batch", "sizes", "x_dims", "seed", "dtype", "scale",
                                               "visibility", "weight"), f"cases[{i}]"), f"cases[{i}]")
     case = LayerCaseDef(c.get("name", f"case {i + 1}"), c.get("batch", 4), tuple(c.get("sizes", (5, 3))),

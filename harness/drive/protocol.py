@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..core import npz
-from ..core.layers import LayerCase
+from ..core.layer_kinds import LayerCase
 from ..core.spec import Spec
 from .adapter import Adapter
-from .layers import LayerAdapter
+from .layer_driver import LayerAdapter
 from .problems import Problem
 
 

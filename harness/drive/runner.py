@@ -3,9 +3,10 @@
 A `Session` is one imported module driven by one adapter at one spec; its methods are the named
 steps every use of foreign code is made of: build a model and write the canonical weights into
 it, read them back, forward + loss, gradients from a call, gradients recovered from updates,
-one step, and which inputs the code modified in place. `run_adapter()` composes them into a
-Run (check and grade); `Driver` keeps one model across calls (training). Both use the same
-steps, so they cannot drift apart.
+one step, and which inputs the code modified in place. `observe()` composes them into the raw
+Observation of one run (in the grading child, or in process: harness.drive.derive judges it);
+`Driver` keeps one model across calls (training). Both use the same steps, so they cannot drift
+apart.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..drive import protocol as ev
-from ..drive.layers import observe_layer
+from ..drive.layer_driver import observe_layer
 from ..drive.problems import Problem, Verdict, describe, grader_error
 from ..drive.protocol import Job, Observation
 from ..drive.runner import load_definitions, load_module, load_statements, observe

@@ -33,8 +33,9 @@ from pathlib import Path
 
 from .environment import HEADLESS_ENV, Offered
 
-RUNNER_MODULES = ("__init__.py", "core/__init__.py", "core/layers.py", "core/npz.py", "core/params.py", "core/parsing.py",
-                  "core/run.py", "core/spec.py", "drive/__init__.py", "drive/adapter.py", "drive/layers.py",
+RUNNER_MODULES = ("__init__.py", "core/__init__.py", "core/layer_kinds.py", "core/npz.py", "core/params.py",
+                  "core/parsing.py", "core/run.py", "core/spec.py", "drive/__init__.py", "drive/adapter.py",
+                  "drive/layer_driver.py",
                   "drive/objects.py", "drive/problems.py", "drive/protocol.py", "drive/runner.py",
                   "grade/__init__.py", "grade/child.py")
 HARNESS_DIR = Path(__file__).resolve().parent.parent

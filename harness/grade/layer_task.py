@@ -11,7 +11,7 @@ import numpy as np
 
 from ..core.case_data import LayerData, layer_data
 from ..core.compare import Context, compare
-from ..core.layers import role
+from ..core.layer_kinds import role
 from ..core.params import row_or_column
 from ..core.tolerance import Tolerance, default_tolerance
 from ..drive.assignment import LayerAssignment, LayerCaseDef

@@ -17,7 +17,7 @@ from .objects import assign, numeric, resolve, returned
 @dataclass(frozen=True)
 class LayerAdapter:
     name: str                                       # as the assignment calls it: "affine", "relu", ...
-    kind: str                                       # a kind of harness.core.layers
+    kind: str                                       # a kind of harness.core.layer_kinds
     forward: Call
     backward: Call | None = None                    # None: the forward call returns dx too (softmax_loss)
     factory: str | None = None                      # a class built first; calls then are its methods
