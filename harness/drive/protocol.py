@@ -330,7 +330,7 @@ class Imported:
 
 @dataclass(frozen=True)
 class RunDone:
-    id: str                        # the observation is in <id>.npz
+    id: str                        # the observation is in observation_file(job, id)
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,7 @@ class RunFailed:
 
 @dataclass(frozen=True)
 class Partial:
-    """After a RunFailed: the forward pass and loss alone still ran (observation in <id>.partial.npz)."""
+    """After a RunFailed: the forward pass and loss alone still ran (observation_file(job, id, True))."""
     id: str
 
 
