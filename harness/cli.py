@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the batch (default 0)")
     c.add_argument("--batch", type=_positive_int, help="batch size (default: each spec's own)")
     c.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 7,5,3 (needs a single --spec)")
-    c.add_argument("--lr", type=_positive_float, help="learning rate of the SGD step (default: each spec's own)")
+    c.add_argument("--lr", type=_positive_float, help="learning rate of the optimizer steps compared (--optimizer, "
+                                                      "--steps; default: each spec's own)")
     c.add_argument("--optimizer", default="sgd", help=f"optimizer of the steps compared: {', '.join(OPTIMIZERS)} "
                    "(default sgd); each framework is compared in its own convention (docs/check.md)")
     c.add_argument("--steps", type=_positive_int, default=1, help="optimizer steps compared (default 1)")
@@ -207,20 +208,24 @@ MATRIX_ONLY = {"spec": ",".join(SPECS), "dtype": "all", "seed": 0, "batch": None
                "l2_biases": False}
 
 
-def cmd_check(args) -> int:
-    _output_file(args.json, "--json")
-    if args.file or args.assignment:
-        return _check_file(args)
-    from .check.matrix import CheckSettings, check_spec
-    from .core.tolerance import Tolerance, default_tolerance
+def _backend_choice(text: str) -> list[str]:
+    return list(backend_registry.BACKENDS) if text == "all" else \
+        _names(text, list(backend_registry.BACKENDS), "backend")
 
-    spec_names = _names(args.spec, list(SPECS), "spec")
-    backend_names = list(backend_registry.BACKENDS) if args.backends == "all" else \
-        _names(args.backends, list(backend_registry.BACKENDS), "backend")
-    dtypes = list(DTYPES) if args.dtype == "all" else _names(args.dtype, list(DTYPES), "dtype")
-    optimizer = _names(args.optimizer, list(OPTIMIZERS), "optimizer")
+
+def _dtype_choice(text: str) -> list[str]:
+    return list(DTYPES) if text == "all" else _names(text, list(DTYPES), "dtype")
+
+
+def _one_optimizer(text: str) -> str:
+    optimizer = _names(text, list(OPTIMIZERS), "optimizer")
     if len(optimizer) != 1:
         raise UsageError(f"give one optimizer; valid optimizers: {', '.join(OPTIMIZERS)}")
+    return optimizer[0]
+
+
+def _check_matrix_usage(args, spec_names: list[str], backend_names: list[str]) -> None:
+    """What the matrix can compare with these options: a usage error, or a note on one backend."""
     if (args.sizes or args.loss or args.activations) and len(spec_names) != 1:
         raise UsageError("--sizes, --loss and --activations need exactly one --spec")
     if len(backend_names) < 2 and args.no_fd:
@@ -230,23 +235,55 @@ def cmd_check(args) -> int:
         # one backend still gets its finite-difference row, but say what is missing
         print(f"note: only one backend ({backend_names[0]}): no pair to compare, finite differences only",
               file=sys.stderr)
-    specs = [get_spec(name).replace(dtype=dtype, seed=args.seed, batch=args.batch, lr=args.lr, sizes=args.sizes,
-                                    optimizer=optimizer[0], steps=args.steps, loss=args.loss, l2=args.l2,
-                                    l2_form=args.l2_form, l2_biases=args.l2_biases or None,
-                                    activations=tuple(args.activations.split(",")) if args.activations else None)
-             for name in spec_names for dtype in dtypes]
+
+
+def _matrix_specs(args, spec_names: list[str], dtypes: list[str], optimizer: str) -> list:
+    """Each named spec at each dtype, with the options' overrides."""
+    return [get_spec(name).replace(dtype=dtype, seed=args.seed, batch=args.batch, lr=args.lr, sizes=args.sizes,
+                                   optimizer=optimizer, steps=args.steps, loss=args.loss, l2=args.l2,
+                                   l2_form=args.l2_form, l2_biases=args.l2_biases or None,
+                                   activations=tuple(args.activations.split(",")) if args.activations else None)
+            for name in spec_names for dtype in dtypes]
+
+
+def _require_a_runnable_backend(backend_names: list[str]) -> None:
     if all(backend_registry.missing_reason(n) for n in backend_names):
         reasons = "; ".join(f"{n}: {backend_registry.missing_reason(n)}" for n in backend_names)
         raise OSError(f"none of the backends can run here ({reasons})")
-    _import_backends(backend_names)
-    settings = CheckSettings(tuple(backend_names), tuple(dtypes), args.seed, tuple(spec_names), optimizer[0],
-                             args.steps, args.batch, args.lr, args.rtol)
-    tasks = [(f"{spec.name} {spec.dtype}", spec, lambda spec=spec: check_spec(
+
+
+def _matrix_tasks(args, specs: list, backend_names: list[str]) -> list:
+    """(label, spec, run) for each spec: its rows of the matrix."""
+    from .check.matrix import check_spec
+    from .core.tolerance import Tolerance, default_tolerance
+    return [(f"{spec.name} {spec.dtype}", spec, lambda spec=spec: check_spec(
         spec, backend_names, Tolerance(args.rtol) if args.rtol else default_tolerance(spec.dtype), fd=not args.no_fd))
         for spec in specs]
-    pairs = [f"{a}~{b}" for i, a in enumerate(backend_names) for b in backend_names[i + 1:]] + \
-        ([] if args.no_fd else [f"fd~{n}" for n in backend_names])
-    return _stream_check(tasks, pairs, settings, args, "net")
+
+
+def _matrix_pairs(backend_names: list[str], no_fd: bool) -> list[str]:
+    return [f"{a}~{b}" for i, a in enumerate(backend_names) for b in backend_names[i + 1:]] + \
+        ([] if no_fd else [f"fd~{n}" for n in backend_names])
+
+
+def cmd_check(args) -> int:
+    _output_file(args.json, "--json")
+    if args.file or args.assignment:
+        return _check_file(args)
+    from .check.matrix import CheckSettings
+
+    spec_names = _names(args.spec, list(SPECS), "spec")
+    backend_names = _backend_choice(args.backends)
+    dtypes = _dtype_choice(args.dtype)
+    optimizer = _one_optimizer(args.optimizer)
+    _check_matrix_usage(args, spec_names, backend_names)
+    specs = _matrix_specs(args, spec_names, dtypes, optimizer)
+    _require_a_runnable_backend(backend_names)
+    _import_backends(backend_names)
+    settings = CheckSettings(tuple(backend_names), tuple(dtypes), args.seed, tuple(spec_names), optimizer,
+                             args.steps, args.batch, args.lr, args.rtol)
+    return _stream_check(_matrix_tasks(args, specs, backend_names), _matrix_pairs(backend_names, args.no_fd), settings,
+                         args, "net")
 
 
 def _check_file(args) -> int:
@@ -259,7 +296,7 @@ def _check_file(args) -> int:
         submission_settings,
         visible_cases,
     )
-    from .drive.assignment import AssignmentError, LayerAssignment, load
+    from .drive.assignment import LayerAssignment
     if not (args.file and args.assignment):
         raise UsageError("give both the file and --assignment NAME|TOML (built-in names: harness list)"
                          if args.file else "--assignment checks a FILE: harness check my_net.py --assignment NAME")
@@ -268,10 +305,7 @@ def _check_file(args) -> int:
         raise UsageError(f"{', '.join(given)}: the assignment's cases set these; drop them (or run harness check "
                          "without FILE for the reference nets)")
     _submission_path(args.file)
-    try:
-        assignment = load(args.assignment)
-    except AssignmentError as exc:
-        raise UsageError(str(exc)) from None
+    assignment = _load_assignment(args.assignment)
     if isinstance(assignment, LayerAssignment):
         raise UsageError(f"{assignment.name} checks single layers against their exact math: run harness grade "
                          f"{args.file} --assignment {args.assignment} (it prints every layer's checks)")
@@ -356,35 +390,38 @@ def _submission_path(path: str) -> None:
         raise UsageError(f"{path} is not a .py file or a notebook (.ipynb)")
 
 
-def cmd_grade(args) -> int:
+def _load_assignment(name: str):
+    """A built-in assignment or an assignment .toml; what is wrong with it is a usage error."""
     from .drive.assignment import AssignmentError, load
-    from .drive.problems import Verdict
-    from .grade import environment, isolation
-    from .grade.batch import find_submissions, grade_many, student_folders
-    from .grade.outputs import BatchOutputs
-    from .grade.report import gradescope, line, render, write_json_atomic
+    try:
+        return load(name)
+    except AssignmentError as exc:
+        raise UsageError(str(exc)) from None
 
+
+def _check_grade_paths(args) -> None:
+    """The submissions exist and every output can be written: checked before any grading."""
     for path in args.submissions:
         _submission_path(path)
     _output_file(args.json, "--json")
     _output_file(args.gradebook, "--gradebook")
     _output_file(args.report, "--report")
     _output_folder(args.student_pages, "--student-pages")
-    try:
-        assignment = load(args.assignment)
-    except AssignmentError as exc:
-        raise UsageError(str(exc)) from None
-    submissions = find_submissions(args.submissions, assignment)
-    if not submissions:
-        raise UsageError(f"no submissions found in {', '.join(args.submissions)} (looked for .py files)")
-    single = len(submissions) == 1
+
+
+def _prepare_gradescope(args, single: bool) -> None:
+    """--gradescope: one submission's results.json (in it, where a folder is given), or a folder
+    of one file per submission (made here)."""
     if args.gradescope and single and os.path.isdir(args.gradescope):
         args.gradescope = os.path.join(args.gradescope, "results.json")     # a folder: Gradescope's file name in it
     (_output_file if single else _output_folder)(args.gradescope, "--gradescope")
     if args.gradescope and not single:
         os.makedirs(args.gradescope, exist_ok=True)
-    graded, start = [], time.perf_counter()
 
+
+def _grading_sandbox(args, assignment):
+    """The sandbox mode, after the assignment's environment is found; both said on stderr."""
+    from .grade import environment, isolation
     try:
         mode = isolation.choose(args.sandbox)
         offered = environment.check(assignment.environment.packages)
@@ -394,24 +431,40 @@ def cmd_grade(args) -> int:
     if offered.entries:
         print(f"environment: numpy, {', '.join(assignment.environment.packages)} (read-only; plotting headless)"
               + (f"; autodiff allowed: {', '.join(offered.frameworks)}" if offered.frameworks else ""), file=sys.stderr)
+    return mode
+
+
+def _show_graded(args, assignment, submissions, g, done: int) -> None:
+    """One result as it comes: its Gradescope file, and its report (one submission, or --details)
+    or its progress line."""
+    from .grade.report import gradescope, line, render, write_json_atomic
+    single = len(submissions) == 1
+    if args.gradescope:
+        target = args.gradescope if single else \
+            os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
+        write_json_atomic(target, gradescope(g, assignment.show_output))
+    if single or args.details:
+        progress.say(render(g) + ("" if single else "\n"))
+    else:
+        progress.say(f"[{done:>{len(str(len(submissions)))}}/{len(submissions)}] {line(g)}")
+
+
+def _grade_all(args, assignment, submissions, mode) -> list:
+    """Grade every submission, args.jobs at a time, each shown and written as it comes. Ctrl-C:
+    what is done is said and kept, the children are stopped."""
+    from .grade.batch import grade_many, student_folders
+    from .grade.outputs import BatchOutputs
+    single, graded, complete = len(submissions) == 1, [], False
     batch = grade_many(submissions, assignment, jobs=args.jobs, timeout_s=args.timeout, memory_mb=args.memory,
                        sandbox_mode=mode.value, own_folders=student_folders(args.submissions))
     bar = progress.bar(0 if single else len(submissions), f"grading ({args.jobs} at a time)", "submission")
     outputs = BatchOutputs(assignment, submissions, args.json, args.gradebook, args.report, args.student_pages)
-    complete = False
     try:
         for g in batch:
             graded.append(g)
             bar.update()
             outputs.add(g)
-            if args.gradescope:
-                target = args.gradescope if single else \
-                    os.path.join(args.gradescope, f"{_stem(g.submission, submissions)}.json")
-                write_json_atomic(target, gradescope(g, assignment.show_output))
-            if single or args.details:
-                progress.say(render(g) + ("" if single else "\n"))
-            else:
-                progress.say(f"[{len(graded):>{len(str(len(submissions)))}}/{len(submissions)}] {line(g)}")
+            _show_graded(args, assignment, submissions, g, len(graded))
     except KeyboardInterrupt:
         bar.close()
         kept = f"; results of those are in {args.json}" if args.json and graded else ""
@@ -423,11 +476,12 @@ def cmd_grade(args) -> int:
         bar.close()
         batch.close()
         outputs.close(complete)
-    if not single:
-        passed = sum(g.passed for g in graded)
-        print(f"\n{passed} of {len(graded)} submissions passed ({assignment.name}) in {time.perf_counter() - start:.1f} s")
-    for path in filter(None, (args.json, args.gradebook, args.report, args.student_pages, args.gradescope)):
-        print(f"results written to {path}")
+    return graded
+
+
+def _grade_exit_code(graded: list) -> int:
+    """3 where the harness itself failed on a submission (said on stderr), else 0 when all passed, else 1."""
+    from .drive.problems import Verdict
     grader_errors = [g.submission for g in graded if g.status is Verdict.GRADER]
     if grader_errors:
         print(f"harness grade: {len(grader_errors)} GRADER ERROR(s): the harness itself failed on "
@@ -435,6 +489,26 @@ def cmd_grade(args) -> int:
               "in --json", file=sys.stderr)
         return 3
     return 0 if all(g.passed for g in graded) else 1
+
+
+def cmd_grade(args) -> int:
+    from .grade.batch import find_submissions
+
+    _check_grade_paths(args)
+    assignment = _load_assignment(args.assignment)
+    submissions = find_submissions(args.submissions, assignment)
+    if not submissions:
+        raise UsageError(f"no submissions found in {', '.join(args.submissions)} (looked for .py files)")
+    single = len(submissions) == 1
+    _prepare_gradescope(args, single)
+    start = time.perf_counter()
+    graded = _grade_all(args, assignment, submissions, _grading_sandbox(args, assignment))
+    if not single:
+        passed = sum(g.passed for g in graded)
+        print(f"\n{passed} of {len(graded)} submissions passed ({assignment.name}) in {time.perf_counter() - start:.1f} s")
+    for path in filter(None, (args.json, args.gradebook, args.report, args.student_pages, args.gradescope)):
+        print(f"results written to {path}")
+    return _grade_exit_code(graded)
 
 
 def _stem(submission: str, submissions) -> str:
@@ -474,52 +548,60 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from pathlib import Path
-
-    from .train import datasets
-    from .train import lockstep as train
-    _output_folder(args.out, "--out")
-    backend_names = _names(args.backends, list(train.TRAINABLE), "trainable backend")
+def _train_backends(args, trainable) -> list[str]:
+    backend_names = _names(args.backends, list(trainable), "trainable backend")
     if backend_names[0] != "numpy":
         raise UsageError("the numpy reference comes first in --backends (divergence is measured from it)")
-    dtypes = list(DTYPES) if args.dtype == "all" else _names(args.dtype, list(DTYPES), "dtype")
+    return backend_names
+
+
+def _train_base_spec(args):
+    """The named spec, which must be a classifier (the datasets are labelled)."""
     base = get_spec(_names(args.spec, list(SPECS), "spec")[0])
     if base.classification is False or base.sizes[-1] == 1:
         raise UsageError(f"{base.name} has one output; train a classifier: relu_mse, sigmoid_mse or softmax_ce")
+    return base
+
+
+def _train_data(args):
+    from .train import datasets
     if args.dataset not in datasets.DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; valid: {', '.join(datasets.DATASETS)}")
     try:
-        data = datasets.load(args.dataset, args.data, args.seed)
+        return datasets.load(args.dataset, args.data, args.seed)
     except datasets.DatasetError as exc:
         raise OSError(str(exc)) from None
-    hidden = (args.hidden,) if args.hidden else base.sizes[1:-1]
-    out = Path(args.out or f"train-{base.name}-{args.dataset}")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"harness train: {base.name} {data.n_features}-{'-'.join(map(str, hidden))}-{data.n_classes} on "
-          f"{data.description}; {args.epochs} epochs, batch {args.batch}, {args.optimizer}, "
-          f"lr {args.lr or base.lr}, seed {args.seed}, backends {', '.join(backend_names)}")
+
+
+def _train_in(args, spec, data, backend_names: list[str]):
+    """One dtype's training, with a progress bar: its history and what was skipped."""
+    from .train import lockstep as train
+    bar = progress.bar(args.epochs * -(-len(data.X_train) // spec.batch), f"{spec.dtype}", "step")
+
+    def advance(step, total, epoch):
+        bar.set_description(f"training {spec.dtype}, epoch {epoch}/{args.epochs}")
+        bar.update()
+    history, skipped = train.train(spec, data, args.epochs, backend_names, advance)
+    bar.close()
+    return history, skipped
+
+
+def _train_each_dtype(args, base, data, hidden, dtypes: list[str], backend_names: list[str]):
+    """Train at each dtype in turn, up to an interrupt: the last spec, the histories, what was skipped."""
     histories, skipped = [], []
     for dtype in dtypes:
         spec = base.replace(sizes=(data.n_features, *hidden, data.n_classes), batch=args.batch, lr=args.lr,
                             dtype=dtype, seed=args.seed, optimizer=_names(args.optimizer, list(OPTIMIZERS), "optimizer")[0])
-        steps = args.epochs * -(-len(data.X_train) // spec.batch)
-        bar = progress.bar(steps, f"{dtype}", "step")
-
-        def advance(step, total, epoch, bar=bar, dtype=dtype):
-            bar.set_description(f"training {dtype}, epoch {epoch}/{args.epochs}")
-            bar.update()
-        h, sk = train.train(spec, data, args.epochs, backend_names, advance)
-        bar.close()
+        h, sk = _train_in(args, spec, data, backend_names)
         histories.append(h)
         skipped += [s for s in sk if s not in skipped]
         if h.interrupted:
             break
-    result = train.summary(spec, data, args.epochs, histories, skipped)
-    interrupted = histories[-1].interrupted
-    if interrupted:
-        print(f"\nINTERRUPTED in {histories[-1].dtype} after {len({s.step for s in histories[-1].steps})} steps: "
-              "writing what was done")
+    return spec, histories, skipped
+
+
+def _print_accuracies(result: dict) -> bool:
+    """Each dtype's divergence and accuracies; whether every float64 backend's test accuracy equals numpy's."""
     equal = True
     for dtype, d in result["dtypes"].items():
         if not d["final"]:
@@ -533,14 +615,45 @@ def cmd_train(args) -> int:
             equal &= dtype != "float64" or name == "numpy" or acc["test_accuracy"] == ref
             print(f"  {name:10} {acc['train_accuracy']:9.4f} {acc['test_accuracy']:9.4f} "
                   f"{d['samples_per_s'].get(name, 0):10.0f}{same}")
-    for s in skipped:
-        print(f"SKIP {s}")
+    return equal
+
+
+def _write_training(histories, result: dict, title: str, out) -> None:
+    """log.csv, summary.json and curves.png (where matplotlib is installed) in `out`."""
+    from .train import lockstep as train
     train.write_csv(histories, out / "log.csv")
     (out / "summary.json").write_text(json.dumps(result, indent=2))
-    missing_png = train.plot(histories, f"{base.name} on {args.dataset}: same weights, same batches", out / "curves.png")
+    missing_png = train.plot(histories, title, out / "curves.png")
     print(f"\nwritten: {out / 'log.csv'}, {out / 'summary.json'}" + ("" if missing_png else f", {out / 'curves.png'}"))
     if missing_png:
         print(f"note: {missing_png}")
+
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    from .train import lockstep as train
+    _output_folder(args.out, "--out")
+    backend_names = _train_backends(args, train.TRAINABLE)
+    dtypes = _dtype_choice(args.dtype)
+    base = _train_base_spec(args)
+    data = _train_data(args)
+    hidden = (args.hidden,) if args.hidden else base.sizes[1:-1]
+    out = Path(args.out or f"train-{base.name}-{args.dataset}")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"harness train: {base.name} {data.n_features}-{'-'.join(map(str, hidden))}-{data.n_classes} on "
+          f"{data.description}; {args.epochs} epochs, batch {args.batch}, {args.optimizer}, "
+          f"lr {args.lr or base.lr}, seed {args.seed}, backends {', '.join(backend_names)}")
+    spec, histories, skipped = _train_each_dtype(args, base, data, hidden, dtypes, backend_names)
+    result = train.summary(spec, data, args.epochs, histories, skipped)
+    interrupted = histories[-1].interrupted
+    if interrupted:
+        print(f"\nINTERRUPTED in {histories[-1].dtype} after {len({s.step for s in histories[-1].steps})} steps: "
+              "writing what was done")
+    equal = _print_accuracies(result)
+    for s in skipped:
+        print(f"SKIP {s}")
+    _write_training(histories, result, f"{base.name} on {args.dataset}: same weights, same batches", out)
     return 130 if interrupted else 0 if equal else 1
 
 

@@ -1,11 +1,14 @@
 """The check matrix: for each spec and dtype, load the same canonical weights into every backend,
-run one batch, and compare forward output, loss, every gradient and one SGD step between every
-pair of backends, and each backend's gradients against finite differences.
+run one batch, and compare forward output, loss, every gradient and the spec's optimizer steps
+between every pair of backends, and each backend's gradients against finite differences. What a
+comparison's result means (accepted, blind, a convention gap, inconclusive) is decided by ordered
+tables of rules, PAIR_RULES and FD_RULES.
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -119,7 +122,7 @@ class Report:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class BackendResult:
     """One backend on one spec: a Run, or why there is none."""
     run: Run | None = None
     status: Status = Status.PASS    # PASS (ran) | SKIP (unavailable) | ERROR (crashed or bad load)
@@ -127,29 +130,30 @@ class Outcome:
     mismatches: tuple[Mismatch, ...] = ()
 
 
-def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> Outcome:
+def run_backend(name: str, spec: Spec, params, X, T, runner=None) -> BackendResult:
     """Run one backend and verify its loaded weights equal the canonical ones, exactly."""
     try:
         run = (runner or backend_registry.load(name).run)(spec, params, X, T)
     except backend_registry.BackendUnavailable as exc:
-        return Outcome(status=Status.SKIP, reason=str(exc))
+        return BackendResult(status=Status.SKIP, reason=str(exc))
     except Exception as exc:  # the code under test crashed: report it, keep going
         # a runner for a file (harness check FILE) names it, so that a failure in the harness's
         # own code is said to be the harness's, not the file's
         p = describe(exc, getattr(runner, "submission", None))
         if p.kind is Verdict.GRADER:
-            return Outcome(status=Status.ERROR, reason=p.message)
-        return Outcome(status=Status.ERROR, reason=f"{name} raised {p.message}" + (f" (at {p.where})" if p.where else ""))
+            return BackendResult(status=Status.ERROR, reason=p.message)
+        return BackendResult(status=Status.ERROR,
+                             reason=f"{name} raised {p.message}" + (f" (at {p.where})" if p.where else ""))
     computed = run.computed_dtype()
     if spec.dtype == "float64" and computed != "float64":
         fix = backend_registry.BACKENDS[name].float64_fix if name in backend_registry.BACKENDS else "use float32"
-        return Outcome(status=Status.SKIP, reason=f"{name} cannot run float64 here: {fix} (it returned {computed})")
+        return BackendResult(status=Status.SKIP, reason=f"{name} cannot run float64 here: {fix} (it returned {computed})")
     load = compare(params, run.loaded, Context(spec.name, spec.dtype, spec.seed, "load", "canonical", name),
                    Tolerance(0.0, why="weights read back must equal the canonical ones exactly"))
     if not load.passed:
-        return Outcome(run, Status.ERROR, f"{name}: layout error - the weights read back after loading differ "
-                                     f"from the canonical weights", load.mismatches)
-    return Outcome(run)
+        return BackendResult(run, Status.ERROR, f"{name}: layout error - the weights read back after loading differ "
+                                                f"from the canonical weights", load.mismatches)
+    return BackendResult(run)
 
 
 def compare_fd(spec: Spec, name: str, run: Run, params, X, T, tol: Tolerance, mags: dict) \
@@ -221,82 +225,179 @@ def _cell(c: Comparison) -> Cell:
     return Cell(Status.PASS if c.passed else Status.FAIL, c.worst, c.allowed)
 
 
-def _with_log_eps(spec: Spec, eps: float, comps: dict, a: tuple, b: tuple, runners, tol, mags, X, T):
+def _with_log_eps(s: _SpecSetting, comps: dict, a: tuple, b: tuple):
     """The loss stage again, the framework's loss replaced by the loss written with log(p + eps) in
     float64: where the code under test matches that form, its loss passes, with a note."""
-    (fw_name, fw_run), (code_name, code_run) = (a, b) if b[0] in runners else (b, a)
-    variant = net.loss_with_log_eps(spec, fw_run.loaded, X, T, eps)
-    loss = compare_runs(spec, fw_name, dataclasses.replace(fw_run, loss=np.asarray(variant)), code_name, code_run, tol,
-                        mags, stages=("loss",))["loss"]
+    (fw_name, fw_run), (code_name, code_run) = (a, b) if b[0] in s.runners else (b, a)
+    variant = net.loss_with_log_eps(s.spec, fw_run.loaded, s.X, s.T, s.log_eps)
+    loss = compare_runs(s.spec, fw_name, dataclasses.replace(fw_run, loss=np.asarray(variant)), code_name, code_run,
+                        s.tol, s.mags, stages=("loss",))["loss"]
     if not loss.passed:
         return comps, []
-    exact = net.loss_with_log_eps(spec, fw_run.loaded, X, T, 0.0)
+    exact = net.loss_with_log_eps(s.spec, fw_run.loaded, s.X, s.T, 0.0)
     effect = abs(variant - exact) / max(abs(exact), 1e-300)
-    return dict(comps, loss=loss), [f"{code_name}: the loss is written with log(p + {eps:g}), which this assignment "
-                                    f"accepts (it moves the loss by {effect:.2g} relative)"]
+    return dict(comps, loss=loss), [f"{code_name}: the loss is written with log(p + {s.log_eps:g}), which this "
+                                    f"assignment accepts (it moves the loss by {effect:.2g} relative)"]
+
+
+@dataclass(frozen=True)
+class _SpecSetting:
+    """What every row of one spec shares: its weights, batch, error magnitudes and tolerance, the
+    code under test, and why some stages cannot be compared at all ("" where they can)."""
+    spec: Spec
+    params: dict
+    X: np.ndarray
+    T: np.ndarray
+    mags: dict
+    tol: Tolerance
+    runners: dict               # code under test by name
+    log_eps: float
+    saturated: str              # saturated_probabilities: loss, gradients and step cannot be compared
+    overflows: str              # steps_overflow: the steps cannot be compared
+
+
+@dataclass
+class _Judged:
+    """One row while its rules apply: the cells, the comparisons whose mismatches it reports, its
+    notes; `unresolved`: for a finite-difference row, why they cannot resolve some gradients, and which."""
+    cells: dict
+    comps: dict
+    notes: list
+    unresolved: tuple[str, set] = ("", set())
+
+    def row(self, spec: Spec, expected: str, actual: str) -> Row:
+        return Row(spec, expected, actual, self.cells, tuple(m for c in self.comps.values() for m in c.mismatches),
+                   tuple(self.notes))
+
+
+def _inconclusive(judged: _Judged, stages, why: str) -> None:
+    judged.cells.update({stage: Cell(Status.INCONCLUSIVE, reason=why) for stage in stages})
+
+
+def _accept_log_eps(s: _SpecSetting, runs: tuple, judged: _Judged) -> None:
+    """The loss of code under test written with log(p + eps), where the assignment accepts that
+    form (log_eps) and a framework's loss differs from it: compared against that form instead."""
+    (a, _), (b, _) = runs
+    if s.log_eps and not judged.comps["loss"].passed and (a in s.runners) != (b in s.runners):
+        judged.comps, accepted = _with_log_eps(s, judged.comps, *runs)
+        judged.cells["loss"] = _cell(judged.comps["loss"])
+        judged.notes += accepted
+
+
+def _pass_in_blind_spot(s: _SpecSetting, runs: tuple, judged: _Judged) -> None:
+    """A PASS where it would mean nothing (blind_spots) is INCONCLUSIVE, with why."""
+    for stage, why in blind_spots(s.spec, s.params, s.mags, *(run for _, run in runs)).items():
+        if judged.cells[stage].status is Status.PASS:
+            _inconclusive(judged, (stage,), why)
+
+
+def _step_convention_gap(s: _SpecSetting, runs: tuple, judged: _Judged) -> None:
+    """Steps that differ where the two frameworks' optimizer conventions differ: a GAP by design,
+    not a bug; its size is reported."""
+    gap = convention_gap(s.spec.optimizer, *(run for _, run in runs))
+    if gap and not judged.comps["step"].passed:
+        c = judged.comps.pop("step")
+        judged.cells["step"] = Cell(Status.GAP, c.worst, c.allowed, gap)
+        judged.notes.append(f"step differs by {c.worst:.2g} (relative to the scale): {gap}")
+
+
+def _step_overflow(s: _SpecSetting, runs: tuple, judged: _Judged) -> None:
+    """A failed step on a trajectory that leaves the dtype's range (steps_overflow) is INCONCLUSIVE."""
+    if s.overflows and judged.cells["step"].status is Status.FAIL:
+        _inconclusive(judged, ("step",), s.overflows)
+        judged.comps.pop("step")
+
+
+def _saturated(s: _SpecSetting, runs: tuple, judged: _Judged) -> None:
+    """Saturated output probabilities (saturated_probabilities): every stage after the forward
+    output that the row compares is INCONCLUSIVE, and reports no mismatch."""
+    if s.saturated:
+        _inconclusive(judged, [st for st in ("loss", "gradients", "step") if judged.cells[st].status is not Status.NA],
+                      s.saturated)
+        judged.comps = {k: v for k, v in judged.comps.items() if k == "forward"}
+
+
+def _fd_blind(s: _SpecSetting, runs: tuple, judged: _Judged) -> None:
+    """Gradients the finite differences (or the update they are recovered from) cannot resolve:
+    a pass, or a failure only in those, is INCONCLUSIVE; a clear failure stays FAIL. The reason is
+    noted either way."""
+    (_, run), = runs
+    fd_blind, blind_names = judged.unresolved
+    why = blind_spots(s.spec, s.params, s.mags, run).get("gradients") or fd_blind
+    if why and {m.name for m in judged.comps["gradients"].mismatches} <= (blind_names or set(s.params)):
+        _inconclusive(judged, ("gradients",), why)
+    judged.notes += [why] if why else []
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """One step of judging a row once it is compared; a table's rules apply in their order."""
+    name: str
+    apply: Callable[[_SpecSetting, tuple, _Judged], None]     # (setting, the row's (name, Run)s, the row)
+
+
+# The order is policy: each rule sees what the rules before it made of the row.
+PAIR_RULES = (
+    RowRule("log(p + eps) accepted", _accept_log_eps),
+    RowRule("blind spot", _pass_in_blind_spot),
+    RowRule("convention gap", _step_convention_gap),
+    RowRule("steps overflow", _step_overflow),
+    RowRule("saturated probabilities", _saturated),
+)
+FD_RULES = (
+    RowRule("finite differences blind", _fd_blind),
+    RowRule("saturated probabilities", _saturated),
+)
+
+
+def _judge(s: _SpecSetting, rules, runs: tuple, judged: _Judged) -> _Judged:
+    for rule in rules:
+        rule.apply(s, runs, judged)
+    return judged
+
+
+def _not_run_row(spec: Spec, a: str, b: str, bad: list[BackendResult]) -> Row:
+    """A pair where either backend did not run: ERROR if one crashed, else SKIP, with why."""
+    status = Status.ERROR if any(o.status is Status.ERROR for o in bad) else Status.SKIP
+    reason = "; ".join(o.reason for o in bad)
+    return Row(spec, a, b, {s: Cell(status, reason=reason) for s in STAGES},
+               tuple(m for o in bad for m in o.mismatches), (reason,))
+
+
+def _pair_row(s: _SpecSetting, a: str, oa: BackendResult, b: str, ob: BackendResult) -> Row:
+    bad = [o for o in (oa, ob) if o.status is not Status.PASS]
+    if bad:
+        return _not_run_row(s.spec, a, b, bad)
+    comps = compare_runs(s.spec, a, oa.run, b, ob.run, s.tol, s.mags)
+    notes = [f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes]
+    judged = _Judged({st: _cell(c) for st, c in comps.items()}, comps, notes)
+    return _judge(s, PAIR_RULES, ((a, oa.run), (b, ob.run)), judged).row(s.spec, a, b)
+
+
+def _fd_row(s: _SpecSetting, n: str, o: BackendResult) -> Row:
+    blank = {st: Cell(Status.NA) for st in STAGES}
+    if o.status is not Status.PASS:
+        return Row(s.spec, FD, n, dict(blank, gradients=Cell(o.status, reason=o.reason)), o.mismatches, (o.reason,))
+    c, unresolved = compare_fd(s.spec, n, o.run, s.params, s.X, s.T, s.tol, s.mags)
+    judged = _Judged(dict(blank, gradients=_cell(c)), {"gradients": c}, [f"{n}: {note}" for note in o.run.notes],
+                     unresolved)
+    return _judge(s, FD_RULES, ((n, o.run),), judged).row(s.spec, FD, n)
 
 
 def check_spec(spec: Spec, backend_names, tol: Tolerance | None = None, fd: bool = True, runners=None,
                log_eps: float = 0.0) -> list[Row]:
-    """All rows for one spec (at one dtype): every backend pair, then each backend against fd.
-    `runners`: code under test by name (instead of a registered backend); log_eps: its loss may be
-    written with log(p + log_eps), as an assignment accepts (said in a note)."""
-    tol = tol or default_tolerance(spec.dtype)
+    """All rows for one spec (at one dtype): every backend pair, then each backend against fd,
+    each judged by its table of rules (PAIR_RULES, FD_RULES). `runners`: code under test by name
+    (instead of a registered backend); log_eps: its loss may be written with log(p + log_eps), as
+    an assignment accepts (said in a note)."""
     params = init_params(spec)
     X, T = make_batch(spec)
     mags = net.error_magnitudes(spec, params, X, T)
     if spec.steps > 1:
         mags["trajectory"] = net.trajectory(spec, params, X, T)
-    outcomes = {n: run_backend(n, spec, params, X, T, (runners or {}).get(n)) for n in backend_names}
-    saturated = saturated_probabilities(spec, params, X)
-    overflows = steps_overflow(spec, mags)
-    rows = []
-    for a, b in itertools.combinations(backend_names, 2):
-        oa, ob = outcomes[a], outcomes[b]
-        bad = [o for o in (oa, ob) if o.status is not Status.PASS]
-        if bad:
-            status = Status.ERROR if any(o.status is Status.ERROR for o in bad) else Status.SKIP
-            reason = "; ".join(o.reason for o in bad)
-            rows.append(Row(spec, a, b, {s: Cell(status, reason=reason) for s in STAGES},
-                            tuple(m for o in bad for m in o.mismatches), (reason,)))
-            continue
-        comps = compare_runs(spec, a, oa.run, b, ob.run, tol, mags)
-        notes = [f"{n}: {note}" for n, o in ((a, oa), (b, ob)) for note in o.run.notes]
-        if log_eps and not comps["loss"].passed and (a in (runners or {})) != (b in (runners or {})):
-            comps, accepted = _with_log_eps(spec, log_eps, comps, (a, oa.run), (b, ob.run), runners, tol, mags, X, T)
-            notes += accepted
-        cells = {s: _cell(c) for s, c in comps.items()}
-        blind = blind_spots(spec, params, mags, oa.run, ob.run)
-        cells.update({stage: Cell(Status.INCONCLUSIVE, reason=why) for stage, why in blind.items()
-                      if cells[stage].status is Status.PASS})
-        gap = convention_gap(spec.optimizer, oa.run, ob.run)
-        if gap and not comps["step"].passed:       # by design, not a bug: report its size
-            c = comps["step"]
-            cells["step"] = Cell(Status.GAP, c.worst, c.allowed, gap)
-            notes.append(f"step differs by {c.worst:.2g} (relative to the scale): {gap}")
-            comps = {k: v for k, v in comps.items() if k != "step"}
-        if overflows and cells["step"].status is Status.FAIL:
-            cells["step"] = Cell(Status.INCONCLUSIVE, reason=overflows)
-            comps = {k: v for k, v in comps.items() if k != "step"}
-        if saturated:
-            cells.update({stage: Cell(Status.INCONCLUSIVE, reason=saturated) for stage in ("loss", "gradients", "step")})
-            comps = {k: v for k, v in comps.items() if k == "forward"}
-        rows.append(Row(spec, a, b, cells, tuple(m for c in comps.values() for m in c.mismatches), tuple(notes)))
-    if fd:
-        for n in backend_names:
-            o = outcomes[n]
-            blank = {s: Cell(Status.NA) for s in STAGES}
-            if o.status is not Status.PASS:
-                rows.append(Row(spec, FD, n, dict(blank, gradients=Cell(o.status, reason=o.reason)),
-                                o.mismatches, (o.reason,)))
-                continue
-            c, (fd_blind, blind_names) = compare_fd(spec, n, o.run, params, X, T, tol, mags)
-            cell = _cell(c)
-            why = blind_spots(spec, params, mags, o.run).get("gradients") or fd_blind
-            if why and {m.name for m in c.mismatches} <= (blind_names or set(params)):   # a clear failure stays FAIL
-                cell = Cell(Status.INCONCLUSIVE, reason=why)
-            if saturated:
-                cell, c = Cell(Status.INCONCLUSIVE, reason=saturated), dataclasses.replace(c, mismatches=())
-            rows.append(Row(spec, FD, n, dict(blank, gradients=cell), c.mismatches,
-                            tuple(f"{n}: {note}" for note in o.run.notes) + ((why,) if why else ())))
-    return rows
+    runners = runners or {}
+    results = {n: run_backend(n, spec, params, X, T, runners.get(n)) for n in backend_names}
+    s = _SpecSetting(spec, params, X, T, mags, tol or default_tolerance(spec.dtype), runners, log_eps,
+                     saturated_probabilities(spec, params, X), steps_overflow(spec, mags))
+    rows = [_pair_row(s, a, results[a], b, results[b]) for a, b in itertools.combinations(backend_names, 2)]
+    return rows + ([_fd_row(s, n, results[n]) for n in backend_names] if fd else [])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -113,61 +114,119 @@ class Spec:
         return Spec(**{**data, "sizes": tuple(data["sizes"]), "activations": tuple(data["activations"])})
 
 
-def validate(spec: Spec) -> Spec:
-    from .activations import ACTIVATIONS
-    from .losses import L2_FORMS, LOSSES
+def _finite_number(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _finite_real(x) -> bool:
+    """A finite int or float that is not a bool."""
+    return not isinstance(x, bool) and _finite_number(x)
+
+
+def _losses() -> dict:
+    from .losses import LOSSES
+    return LOSSES
+
+
+def _l2_forms() -> dict:
+    from .losses import L2_FORMS
+    return L2_FORMS
+
+
+def _optimizers() -> tuple:
     from .optim import OPTIMIZERS
-    if len(spec.sizes) < 2:
-        raise SpecError(f"{spec.name}: sizes need at least an input and an output size, got {spec.sizes}")
-    if any(s <= 0 for s in spec.sizes):
-        raise SpecError(f"{spec.name}: every layer size must be >= 1, got {'-'.join(map(str, spec.sizes))}")
-    if len(spec.activations) != spec.n_layers:
-        raise SpecError(f"{spec.name}: {spec.n_layers} layers need {spec.n_layers} activations, got {spec.activations}")
+    return OPTIMIZERS
+
+
+def _unknown_activation(spec: Spec) -> str:
+    from .activations import ACTIVATIONS
     for act in spec.activations:
         if act not in ACTIVATIONS:
-            raise SpecError(f"{spec.name}: unknown activation {act!r}; valid: {', '.join(ACTIVATIONS)}")
-    if spec.loss not in LOSSES:
-        raise SpecError(f"{spec.name}: unknown loss {spec.loss!r}; valid: {', '.join(LOSSES)}")
+            return f"unknown activation {act!r}; valid: {', '.join(ACTIVATIONS)}"
+    return ""
+
+
+def _output_layer_missing(spec: Spec) -> str:
+    """A loss written for an output layer (softmax, sigmoid, logits) has it, with >= 2 classes
+    where its targets are one-hot."""
     loss = spec.loss_record
     if loss.pairs_with and (spec.activations[-1] != loss.pairs_with or (loss.one_hot_targets and spec.sizes[-1] < 2)):
-        raise SpecError(f"{spec.name}: {loss.title} needs a {loss.pairs_with} output layer"
-                        + (" (logits)" if loss.pairs_with == "linear" else "")
-                        + (" with >= 2 classes" if loss.one_hot_targets else "")
-                        + f", got {spec.activations[-1]} with {spec.sizes[-1]} output(s)")
+        return (f"{loss.title} needs a {loss.pairs_with} output layer"
+                + (" (logits)" if loss.pairs_with == "linear" else "")
+                + (" with >= 2 classes" if loss.one_hot_targets else "")
+                + f", got {spec.activations[-1]} with {spec.sizes[-1]} output(s)")
+    return ""
+
+
+def _output_only_misplaced(spec: Spec) -> str:
+    """An output-only activation (softmax) is the last layer's, under a loss written for it."""
     for i, act in enumerate(spec.activation_records, start=1):
-        if act.output_only and (i != spec.n_layers or loss.pairs_with != act.name):
-            paired = [n for n, r in LOSSES.items() if r.pairs_with == act.name]
-            raise SpecError(f"{spec.name}: {act.name} is only an output layer, under a loss written for it: "
-                            f"{', '.join(paired)}")
-    if spec.batch <= 0:
-        raise SpecError(f"{spec.name}: batch must be >= 1, got {spec.batch}")
-    if spec.dtype not in DTYPES:
-        raise SpecError(f"{spec.name}: dtype must be one of {', '.join(DTYPES)}, got {spec.dtype!r}")
-    if not (isinstance(spec.lr, (int, float)) and math.isfinite(spec.lr) and spec.lr > 0):
-        raise SpecError(f"{spec.name}: learning rate must be a finite number > 0, got {spec.lr!r}")
-    if spec.optimizer not in OPTIMIZERS:
-        raise SpecError(f"{spec.name}: unknown optimizer {spec.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-    if not (isinstance(spec.steps, int) and spec.steps >= 1):
-        raise SpecError(f"{spec.name}: steps must be a whole number >= 1, got {spec.steps!r}")
-    if isinstance(spec.l2, bool) or not (isinstance(spec.l2, (int, float)) and math.isfinite(spec.l2) and spec.l2 >= 0):
-        raise SpecError(f"{spec.name}: the L2 strength must be a finite number >= 0, got {spec.l2!r}")
-    if spec.l2_form not in L2_FORMS:
-        raise SpecError(f"{spec.name}: unknown L2 form {spec.l2_form!r}; valid: "
-                        + ", ".join(f"{k} ({f.written})" for k, f in L2_FORMS.items()))
-    if not isinstance(spec.l2_biases, bool):
-        raise SpecError(f"{spec.name}: l2_biases must be true or false, got {spec.l2_biases!r}")
-    if isinstance(spec.init_scale, bool) or not (isinstance(spec.init_scale, (int, float))
-                                                 and math.isfinite(spec.init_scale) and spec.init_scale > 0):
-        raise SpecError(f"{spec.name}: init_scale must be a finite number > 0, got {spec.init_scale!r}")
-    if isinstance(spec.logit_offset, bool) or not (isinstance(spec.logit_offset, (int, float))
-                                                   and math.isfinite(spec.logit_offset)):
-        raise SpecError(f"{spec.name}: logit_offset must be a finite number, got {spec.logit_offset!r}")
-    if not (isinstance(spec.absent_classes, int) and 0 <= spec.absent_classes < spec.sizes[-1]) or \
-            (spec.absent_classes and not spec.classification):
-        raise SpecError(f"{spec.name}: absent_classes must be a whole number below the number of classes "
-                        f"({spec.sizes[-1]}), for a classifier; got {spec.absent_classes!r}")
-    if spec.seed < 0:
-        raise SpecError(f"{spec.name}: seed must be >= 0, got {spec.seed}")
+        if act.output_only and (i != spec.n_layers or spec.loss_record.pairs_with != act.name):
+            paired = [n for n, r in _losses().items() if r.pairs_with == act.name]
+            return f"{act.name} is only an output layer, under a loss written for it: {', '.join(paired)}"
+    return ""
+
+
+def _absent_classes_invalid(spec: Spec) -> bool:
+    fits = isinstance(spec.absent_classes, int) and 0 <= spec.absent_classes < spec.sizes[-1]
+    return not fits or bool(spec.absent_classes and not spec.classification)
+
+
+@dataclass(frozen=True)
+class SpecRule:
+    """A rule a valid Spec keeps: `broken(spec)` says the spec breaks it, `problem(spec)` what is wrong."""
+    broken: Callable[[Spec], bool]
+    problem: Callable[[Spec], str]
+
+    def __call__(self, spec: Spec) -> str:
+        return self.problem(spec) if self.broken(spec) else ""
+
+
+# What makes a Spec invalid, checked in this order: the first problem found is the error. A later
+# check may rely on an earlier one (the loss and activation records exist once their names are
+# known). Each check says what is wrong, or "".
+VALIDATION_RULES: tuple[Callable[[Spec], str], ...] = (
+    SpecRule(lambda s: len(s.sizes) < 2, lambda s: f"sizes need at least an input and an output size, got {s.sizes}"),
+    SpecRule(lambda s: any(n <= 0 for n in s.sizes),
+             lambda s: f"every layer size must be >= 1, got {'-'.join(map(str, s.sizes))}"),
+    SpecRule(lambda s: len(s.activations) != s.n_layers,
+             lambda s: f"{s.n_layers} layers need {s.n_layers} activations, got {s.activations}"),
+    _unknown_activation,
+    SpecRule(lambda s: s.loss not in _losses(), lambda s: f"unknown loss {s.loss!r}; valid: {', '.join(_losses())}"),
+    _output_layer_missing,
+    _output_only_misplaced,
+    SpecRule(lambda s: s.batch <= 0, lambda s: f"batch must be >= 1, got {s.batch}"),
+    SpecRule(lambda s: s.dtype not in DTYPES, lambda s: f"dtype must be one of {', '.join(DTYPES)}, got {s.dtype!r}"),
+    SpecRule(lambda s: not (_finite_number(s.lr) and s.lr > 0),
+             lambda s: f"learning rate must be a finite number > 0, got {s.lr!r}"),
+    SpecRule(lambda s: s.optimizer not in _optimizers(),
+             lambda s: f"unknown optimizer {s.optimizer!r}; valid: {', '.join(_optimizers())}"),
+    SpecRule(lambda s: not (isinstance(s.steps, int) and s.steps >= 1),
+             lambda s: f"steps must be a whole number >= 1, got {s.steps!r}"),
+    SpecRule(lambda s: not (_finite_real(s.l2) and s.l2 >= 0),
+             lambda s: f"the L2 strength must be a finite number >= 0, got {s.l2!r}"),
+    SpecRule(lambda s: s.l2_form not in _l2_forms(),
+             lambda s: f"unknown L2 form {s.l2_form!r}; valid: "
+                       + ", ".join(f"{k} ({f.written})" for k, f in _l2_forms().items())),
+    SpecRule(lambda s: not isinstance(s.l2_biases, bool),
+             lambda s: f"l2_biases must be true or false, got {s.l2_biases!r}"),
+    SpecRule(lambda s: not (_finite_real(s.init_scale) and s.init_scale > 0),
+             lambda s: f"init_scale must be a finite number > 0, got {s.init_scale!r}"),
+    SpecRule(lambda s: not _finite_real(s.logit_offset),
+             lambda s: f"logit_offset must be a finite number, got {s.logit_offset!r}"),
+    SpecRule(_absent_classes_invalid,
+             lambda s: f"absent_classes must be a whole number below the number of classes ({s.sizes[-1]}), for a "
+                       f"classifier; got {s.absent_classes!r}"),
+    SpecRule(lambda s: s.seed < 0, lambda s: f"seed must be >= 0, got {s.seed}"),
+)
+
+
+def validate(spec: Spec) -> Spec:
+    """The spec itself, or a SpecError naming it and the first of VALIDATION_RULES it breaks."""
+    for rule in VALIDATION_RULES:
+        problem = rule(spec)
+        if problem:
+            raise SpecError(f"{spec.name}: {problem}")
     return spec
 
 

@@ -146,44 +146,81 @@ def legacy(exc: BaseException, line: str = "") -> str:
     return ""
 
 
-def describe(exc: BaseException, submission: str | None = None, course=()) -> Problem:
-    """A Problem for an exception raised by (or while importing) code under test; `where` is
-    the last frame in the submission's folder, else the last one outside the harness. `course`:
-    folders of the assignment's support modules, the course's code on the submission's side (an
-    exception they raise on the submission's objects is not the harness's)."""
-    if isinstance(exc, SyntaxError):
-        py2 = python2_syntax(exc)
-        message = f"Python 2 syntax: {py2} at line {exc.lineno} (this grader runs Python 3)" if py2 else \
-            f"SyntaxError: {exc.msg}"
-        return Problem(Verdict.SYNTAX, message, f"{exc.filename}:{exc.lineno}", exc.text or "")
-    if isinstance(exc, SystemExit):
-        return Problem(Verdict.EXIT, f"the code called sys.exit({exc.code!r}); grading code must not exit")
-    if isinstance(exc, MemoryError):
-        return Problem(Verdict.MEMORY, f"MemoryError: {exc or 'out of memory'} (the memory limit was reached)")
-    if isinstance(exc, ShapeError):
-        return Problem(Verdict.SHAPE, str(exc))
-    if isinstance(exc, AdapterError):
-        return Problem(Verdict.API, str(exc))
-    import traceback  # here: the grading child imports this module on every start
-    frames = traceback.extract_tb(exc.__traceback__)
+def _syntax_problem(exc: SyntaxError) -> Problem:
+    py2 = python2_syntax(exc)
+    message = f"Python 2 syntax: {py2} at line {exc.lineno} (this grader runs Python 3)" if py2 else \
+        f"SyntaxError: {exc.msg}"
+    return Problem(Verdict.SYNTAX, message, f"{exc.filename}:{exc.lineno}", exc.text or "")
+
+
+# Exceptions that say what they are by their type alone, checked in this order (a ShapeError is an
+# AdapterError too); any other exception is placed by its traceback (_traced_problem).
+BY_TYPE = (
+    (SyntaxError, _syntax_problem),
+    (SystemExit, lambda exc: Problem(Verdict.EXIT, f"the code called sys.exit({exc.code!r}); grading code must not exit")),
+    (MemoryError, lambda exc: Problem(Verdict.MEMORY,
+                                      f"MemoryError: {exc or 'out of memory'} (the memory limit was reached)")),
+    (ShapeError, lambda exc: Problem(Verdict.SHAPE, str(exc))),
+    (AdapterError, lambda exc: Problem(Verdict.API, str(exc))),
+)
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """An exception's traceback, sorted: the harness's own frames, the submission's (and the
+    course's support code), every frame outside the harness, and the last frame that is either
+    the harness's or the submission's (a list of at most one)."""
+    every: list
+    ours: list
+    own: list
+    outside: list
+    last_known: list
+
+
+def _sorted_frames(frames: list, submission: str | None, course) -> _Frames:
     folder = str(Path(submission).resolve().parent) if submission else None
     ours = [f for f in frames if _in(f, HARNESS_DIR)]
     own = [f for f in frames if (folder and _in(f, folder) or any(_in(f, c) for c in course)) and f not in ours]
-    outside = [f for f in frames if f not in ours]
+    return _Frames(frames, ours, own, [f for f in frames if f not in ours],
+                   [f for f in frames if f in ours or f in own][-1:])
+
+
+def _kind(exc: BaseException, frames: _Frames, course) -> Verdict:
+    """IMPORT or EXCEPTION; API where the course's code called what the submission does not offer."""
+    last = frames.last_known
+    if last and any(_in(last[0], c) for c in course) and isinstance(exc, (AttributeError, TypeError)):
+        return Verdict.API
+    return Verdict.IMPORT if isinstance(exc, ImportError) else Verdict.EXCEPTION
+
+
+def _traced_problem(exc: BaseException, submission: str | None, course) -> Problem:
+    """Any other exception: a GRADER error where it was raised in the harness's own code, else
+    the code's, placed at its last frame in the submission (else outside the harness)."""
+    import traceback  # here: the grading child imports this module on every start
+    frames = _sorted_frames(traceback.extract_tb(exc.__traceback__), submission, course)
     message = f"{type(exc).__name__}: {_safe_str(exc)}"
-    last_known = [f for f in frames if f in ours or f in own][-1:]
-    if submission and last_known and last_known[0] in ours:      # raised in the harness's own code
+    if submission and frames.last_known and frames.last_known[0] in frames.ours:   # raised in the harness's own code
         return grader_error(message, traceback.format_exception(type(exc), exc, exc.__traceback__))
-    frame = (own or outside or frames or [None])[-1]
-    kind = Verdict.IMPORT if isinstance(exc, ImportError) else Verdict.EXCEPTION
-    if last_known and any(_in(last_known[0], c) for c in course) and isinstance(exc, (AttributeError, TypeError)):
-        kind = Verdict.API         # the course's code called what the submission does not offer
-    old = legacy(exc, (own[-1].line or "") if own else (frame.line or "") if frame else "")
+    frame = (frames.own or frames.outside or frames.every or [None])[-1]
+    kind = _kind(exc, frames, course)
+    old = legacy(exc, (frames.own[-1].line or "") if frames.own else (frame.line or "") if frame else "")
     if old:
         message = f"{message.splitlines()[0]} ({old})"
     if frame is None:
         return Problem(kind, message)
     return Problem(kind, message, f"{frame.filename}:{frame.lineno}", frame.line or "")
+
+
+def describe(exc: BaseException, submission: str | None = None, course=()) -> Problem:
+    """A Problem for an exception raised by (or while importing) code under test: by its type
+    (BY_TYPE), else by its traceback, with `where` the last frame in the submission's folder, else
+    the last one outside the harness. `course`: folders of the assignment's support modules, the
+    course's code on the submission's side (an exception they raise on the submission's objects is
+    not the harness's)."""
+    for kind, problem in BY_TYPE:
+        if isinstance(exc, kind):
+            return problem(exc)
+    return _traced_problem(exc, submission, course)
 
 
 def grader_error(message: str, trace=()) -> Problem:

@@ -21,43 +21,64 @@ def line(g: Graded) -> str:
     return f"{g.submission}  {g.status.word}  {g.score:g}/{g.max_score:g}" + (f"  {why}" if why else "")
 
 
-def render(g: Graded, show_hidden: bool = True) -> str:
+def _headline(g: Graded) -> list[str]:
     out = [f"{g.submission} | assignment {g.assignment} | {g.status.word} | {g.score:g} / {g.max_score:g} "
            f"| {g.seconds:.1f} s" + (f" | sandbox {g.sandbox}" if g.sandbox else "")]
-    if g.status not in (Verdict.PASSED, Verdict.FAILED):
-        out.append(f"  {g.status.word}: {g.problem}")
+    return out + ([f"  {g.status.word}: {g.problem}"] if g.status not in (Verdict.PASSED, Verdict.FAILED) else [])
+
+
+def _case_lines(g: Graded) -> list[str]:
+    """One line per case: its checks' verdicts and its points."""
     cases = list(dict.fromkeys(c.case for c in g.checks))
     width = max(len(c) for c in cases) + 12 if cases else 0
+    out = []
     for case in cases:
         cs = [c for c in g.checks if c.case == case]
         label = f"{case} ({cs[0].visibility})"
         cells = "  ".join(f"{c.id.short} {c.word}" for c in cs)
         out.append(f"  {label.ljust(width)}  {cells}   {sum(c.score for c in cs):g}/{sum(c.max_score for c in cs):g}")
-    if g.diagnosis.findings:
-        out.append("Diagnosis:")
-        out += ["  " + m for m in g.diagnosis.message().splitlines()]
+    return out
+
+
+def _mismatch_lines(g: Graded, show_hidden: bool) -> list[str]:
+    """A failed submission's mismatches, in the first case that shows any."""
     shown = [c for c in g.checks if not c.passed and c.checked and c.output and (show_hidden or c.visibility == "visible")]
     first_case = shown[0].case if shown else None
     details = list(dict.fromkeys(c.output for c in shown if c.case == first_case))
-    if details and g.status is Verdict.FAILED:
-        out.append(f"Mismatches in case {first_case!r}:")
-        out += ["  " + ln for d in details for ln in d.splitlines()]
-    if g.notes:
-        out.append("Notes:")
-        out += [f"  - {n}" for n in g.notes]
-    if g.staff_flags:
-        out.append("Tripwire (for course staff; not part of the score):")
-        out += [f"  ! {flag}" for flag in g.staff_flags]
-    if g.staff_detail:
-        out.append("Grader traceback (for course staff; not the code's fault):")
-        out += ["  ! " + ln for ln in g.staff_detail.rstrip().splitlines()]
-    for name, text in (("stdout", g.stdout), ("stderr", g.stderr)):
-        if text.strip():
-            body = text if len(text) <= SHOWN_OUTPUT else \
-                text[:SHOWN_OUTPUT] + f"\n[... {len(text) - SHOWN_OUTPUT:,} more characters in --json ...]"
-            out.append(f"Output of the code ({name}):")
-            out += ["  | " + ln for ln in body.rstrip().splitlines()]
-    return "\n".join(out)
+    if not (details and g.status is Verdict.FAILED):
+        return []
+    return [f"Mismatches in case {first_case!r}:"] + ["  " + ln for d in details for ln in d.splitlines()]
+
+
+def _section(title: str, prefix: str, lines, shown: bool | None = None) -> list[str]:
+    """A titled block of indented lines; nothing where not `shown` (by default: where there are no lines)."""
+    return [title] + [prefix + ln for ln in lines] if (bool(lines) if shown is None else shown) else []
+
+
+def _shown_output(text: str) -> str:
+    """The code's own output, cut to SHOWN_OUTPUT characters (the rest is in --json)."""
+    return text if len(text) <= SHOWN_OUTPUT else \
+        text[:SHOWN_OUTPUT] + f"\n[... {len(text) - SHOWN_OUTPUT:,} more characters in --json ...]"
+
+
+def _output_lines(g: Graded) -> list[str]:
+    return [ln for name, text in (("stdout", g.stdout), ("stderr", g.stderr)) if text.strip()
+            for ln in _section(f"Output of the code ({name}):", "  | ", _shown_output(text).rstrip().splitlines())]
+
+
+def render(g: Graded, show_hidden: bool = True) -> str:
+    """The terminal report: headline, one line per case, then each section that has anything."""
+    return "\n".join([
+        *_headline(g),
+        *_case_lines(g),
+        *_section("Diagnosis:", "  ", g.diagnosis.message().splitlines(), bool(g.diagnosis.findings)),
+        *_mismatch_lines(g, show_hidden),
+        *_section("Notes:", "  - ", g.notes),
+        *_section("Tripwire (for course staff; not part of the score):", "  ! ", g.staff_flags),
+        *_section("Grader traceback (for course staff; not the code's fault):", "  ! ",
+                  g.staff_detail.rstrip().splitlines(), bool(g.staff_detail)),
+        *_output_lines(g),
+    ])
 
 
 def to_dict(g: Graded) -> dict:
@@ -77,6 +98,55 @@ def to_dict(g: Graded) -> dict:
     }
 
 
+def _gradescope_test(g: Graded, c) -> dict:
+    """One check as a Gradescope test; a failed one's output led by the diagnosis that explains it."""
+    output = c.output
+    related = [f.message() for f in g.diagnosis.findings if _explains(f.params, c.id)]
+    if not c.passed and related:
+        output = "\n".join(related) + ("\n\n" + output if output else "")
+    return {"name": f"{c.case}: {c.name}", "score": c.score, "max_score": c.max_score,
+            "status": "passed" if c.passed else "failed", "visibility": c.visibility, "output": output}
+
+
+def _score_line(g: Graded) -> str:
+    """The verdict and the score; the visible checks' points only while any check is not visible."""
+    shown = [c for c in g.checks if c.visibility == "visible"]
+    if len(shown) == len(g.checks):
+        return f"{g.status.word}: {g.score:g} / {g.max_score:g}"
+    return (f"{g.status.word}: {round(sum(c.score for c in shown), 6):g} / "
+            f"{round(sum(c.max_score for c in shown), 6):g} on the visible checks "
+            f"({len(g.checks) - len(shown)} more checks, not visible, count toward the total)")
+
+
+def _problem_lines(g: Graded, visible_failed: bool) -> list[str]:
+    """The problem, where a visible case (or no case) showed it; else only that a hidden check failed."""
+    if g.problem and (visible_failed if g.status is Verdict.FAILED else g.problem_visible):
+        return [g.problem]
+    if g.problem:
+        return ["a check that is not visible yet failed; its details show when its results are released"]
+    return []
+
+
+def _paragraph(shown: bool, *lines: str) -> list[str]:
+    """A paragraph of the summary: a blank line, then its lines; nothing where not shown."""
+    return ["", *lines] if shown else []
+
+
+def _gradescope_summary(g: Graded, show_output: bool) -> str:
+    visible_failed = any(not c.passed and c.visibility == "visible" for c in g.checks)
+    sandbox = f"Graded in the {g.sandbox} sandbox: {isolation.PROTECTS[isolation.Mode(g.sandbox)]}." if g.sandbox else ""
+    return "\n".join([
+        _score_line(g),
+        *_problem_lines(g, visible_failed),
+        # hidden cases never shape visible text
+        *_paragraph(bool(g.diagnosis.findings) and visible_failed, "Diagnosis:", g.diagnosis.message()),
+        *_paragraph(bool(g.notes), "Notes:", *(f"- {n}" for n in g.notes)),
+        *_paragraph(show_output and bool(g.stdout.strip() or g.stderr.strip()), "Output of your code:",
+                    (g.stdout + g.stderr)[:SHOWN_OUTPUT]),
+        *_paragraph(bool(sandbox), sandbox),
+    ])
+
+
 def gradescope(g: Graded, show_output: bool = False) -> dict:
     """Gradescope's results.json: one test per check, the case's visibility, partial credit. The
     visible summary says only what visible cases showed; the code's own output only with
@@ -89,39 +159,11 @@ def gradescope(g: Graded, show_output: bool = False) -> dict:
     (from the student's own messages too) and collapse the alignment. While any check is not
     visible, Gradescope keeps the total score from the student; so does the summary, which gives
     the visible checks' points only."""
-    tests = []
-    for c in g.checks:
-        output = c.output
-        related = [f.message() for f in g.diagnosis.findings if _explains(f.params, c.id)]
-        if not c.passed and related:
-            output = "\n".join(related) + ("\n\n" + output if output else "")
-        tests.append({"name": f"{c.case}: {c.name}", "score": c.score, "max_score": c.max_score,
-                      "status": "passed" if c.passed else "failed", "visibility": c.visibility, "output": output})
-    visible_failed = any(not c.passed and c.visibility == "visible" for c in g.checks)
-    shown = [c for c in g.checks if c.visibility == "visible"]
-    if len(shown) == len(g.checks):
-        summary = [f"{g.status.word}: {g.score:g} / {g.max_score:g}"]
-    else:
-        summary = [f"{g.status.word}: {round(sum(c.score for c in shown), 6):g} / "
-                   f"{round(sum(c.max_score for c in shown), 6):g} on the visible checks "
-                   f"({len(g.checks) - len(shown)} more checks, not visible, count toward the total)"]
-    if g.problem and (visible_failed if g.status is Verdict.FAILED else g.problem_visible):
-        summary.append(g.problem)
-    elif g.problem:
-        summary.append("a check that is not visible yet failed; its details show when its results are released")
-    if g.diagnosis.findings and visible_failed:           # hidden cases never shape visible text
-        summary += ["", "Diagnosis:", g.diagnosis.message()]
-    if g.notes:
-        summary += ["", "Notes:"] + [f"- {n}" for n in g.notes]
-    if show_output and (g.stdout.strip() or g.stderr.strip()):
-        summary += ["", "Output of your code:", (g.stdout + g.stderr)[:SHOWN_OUTPUT]]
-    if g.sandbox:
-        summary += ["", f"Graded in the {g.sandbox} sandbox: {isolation.PROTECTS[isolation.Mode(g.sandbox)]}."]
-    return {"score": g.score, "execution_time": round(g.seconds, 3), "output": "\n".join(summary),
+    return {"score": g.score, "execution_time": round(g.seconds, 3), "output": _gradescope_summary(g, show_output),
             "output_format": "text", "test_output_format": "text", "test_name_format": "text",
             "visibility": "visible", "stdout_visibility": "hidden",
             "extra_data": {"max_score": g.max_score, "status": g.status.value, "assignment": g.assignment},
-            "tests": tests}
+            "tests": [_gradescope_test(g, c) for c in g.checks]}
 
 
 def _explains(params: tuple[str, ...], check) -> bool:

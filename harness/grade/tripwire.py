@@ -59,25 +59,63 @@ def scan(path: str | Path) -> tuple[str, ...]:
     return tuple(f"line {line}: {what}" for line, what in sorted(set(flags)))
 
 
+def _names_builtins(expr, names: set) -> bool:
+    return isinstance(expr, ast.Name) and expr.id in names
+
+
+def _written_targets(node) -> list:
+    """What an assignment, augmented or annotated assignment, or del statement writes to."""
+    if isinstance(node, (ast.Assign, ast.Delete)):
+        return node.targets
+    return [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+
+
+def _writes_builtins(node, names: set) -> str:
+    """builtins.len = ..., __builtins__[...] = ..., del builtins.len."""
+    for t in _written_targets(node):
+        if isinstance(t, (ast.Attribute, ast.Subscript)) and _names_builtins(t.value, names):
+            return f"writes {t.value.id}.{t.attr}" if isinstance(t, ast.Attribute) else f"writes into {t.value.id}"
+    return ""
+
+
+def _called_on_builtins(node, names: set, functions: tuple) -> bool:
+    """A call of one of `functions` (by name) with builtins as its first argument."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions and \
+        bool(node.args) and _names_builtins(node.args[0], names)
+
+
+def _sets_attribute_of_builtins(node, names: set) -> str:
+    """setattr(builtins, ...), delattr(builtins, ...)."""
+    if _called_on_builtins(node, names, ("setattr", "delattr")):
+        return f"calls {node.func.id}({node.args[0].id}, ...)"
+    return ""
+
+
+def _calls_writing_method(node, names: set) -> str:
+    """__builtins__.update(...), .__setitem__(...), .setdefault(...)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr in ("update", "__setitem__", "setdefault") and _names_builtins(node.func.value, names):
+        return f"calls __builtins__.{node.func.attr}"
+    return ""
+
+
+def _reads_vars_of_builtins(node, names: set) -> str:
+    """vars(builtins): the module's namespace, to write into."""
+    return f"reads vars({node.args[0].id})" if _called_on_builtins(node, names, ("vars",)) else ""
+
+
+# Ways of writing into the builtins module, tried in this order; each says what a node does, or "".
+BUILTINS_WRITES = (_writes_builtins, _sets_attribute_of_builtins, _calls_writing_method, _reads_vars_of_builtins)
+
+
 def _patches_builtins(node, names: set) -> str:
-    """Writing into the builtins module (builtins.len = ..., setattr(builtins, ...),
+    """Writing into the builtins module (BUILTINS_WRITES: builtins.len = ..., setattr(builtins, ...),
     __builtins__[...] = ...); `from builtins import range`, the py2-compatibility line of course
     templates, only reads them and is not flagged. `names`: builtins under every name it has here."""
-    targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
-        if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else node.targets if isinstance(node, ast.Delete) else []
-    for t in targets:
-        if isinstance(t, (ast.Attribute, ast.Subscript)) and isinstance(t.value, ast.Name) and t.value.id in names:
-            return f"writes {t.value.id}.{t.attr}" if isinstance(t, ast.Attribute) else f"writes into {t.value.id}"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr") and \
-            node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in names:
-        return f"calls {node.func.id}({node.args[0].id}, ...)"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("update", "__setitem__",
-                                                                                                  "setdefault") and \
-            isinstance(node.func.value, ast.Name) and node.func.value.id in names:
-        return f"calls __builtins__.{node.func.attr}"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars" and node.args and \
-            isinstance(node.args[0], ast.Name) and node.args[0].id in names:
-        return f"reads vars({node.args[0].id})"
+    for finds in BUILTINS_WRITES:
+        found = finds(node, names)
+        if found:
+            return found
     return ""
 
 
