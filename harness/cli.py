@@ -296,7 +296,6 @@ def _check_file(args) -> int:
         submission_settings,
         visible_cases,
     )
-    from .drive.assignment import LayerAssignment
     if not (args.file and args.assignment):
         raise UsageError("give both the file and --assignment NAME|TOML (built-in names: harness list)"
                          if args.file else "--assignment checks a FILE: harness check my_net.py --assignment NAME")
@@ -306,7 +305,7 @@ def _check_file(args) -> int:
                          "without FILE for the reference nets)")
     _submission_path(args.file)
     assignment = _load_assignment(args.assignment)
-    if isinstance(assignment, LayerAssignment):
+    if not assignment.checkable:
         raise UsageError(f"{assignment.name} checks single layers against their exact math: run harness grade "
                          f"{args.file} --assignment {args.assignment} (it prints every layer's checks)")
     against = installed_frameworks() if args.backends == ",".join(DEFAULT_BACKENDS) else \
