@@ -11,7 +11,7 @@ import pytest
 from harness.core import case_data
 from harness.drive.assignment import AssignmentError, load
 from harness.grade import isolation
-from harness.grade.batch import grade
+from harness.grade.batch import grade, grade_many
 from harness.grade.tasks import TASKS, task_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,21 +81,21 @@ def test_no_isinstance_on_the_task_kind_outside_its_registry():
 
 @pytest.mark.parametrize("name,submission", [("xor", ROOT / "reference_impls" / "xor.py"),
                                              ("cs231n_layers", COURSE / "cs231n_layers.py")])
-def test_each_runs_data_is_built_once_per_grading(monkeypatch, name, submission):
-    """The seeded arrays of every run are drawn once: the child's inputs, judging, the checks and
-    the diagnosis all get the same data (a second grading of the same assignment draws none)."""
+def test_each_runs_data_is_built_once_per_batch(monkeypatch, name, submission):
+    """The seeded arrays of every run are drawn once for a whole batch: the child's inputs, judging,
+    the checks and the diagnosis of every submission get the same data."""
     assignment = load(name)
+    runs = len(task_of(assignment).plan(assignment))
     drawn = []
-    for module, fn in (("net_data", "make_batch"), ("layer_data", "layer_inputs")):
+    for fn in ("make_batch", "layer_inputs"):
         original = getattr(case_data, fn)
         monkeypatch.setattr(case_data, fn, lambda *a, _o=original, _f=fn: drawn.append(_f) or _o(*a))
-        getattr(case_data, module).cache_clear()
-    first = grade(str(submission), assignment, sandbox_mode="process")
-    assert first.passed, first.problem
-    assert len(drawn) == len(task_of(assignment).plan(assignment)), drawn
+    graded = list(grade_many([str(submission)] * 3, assignment, jobs=2, sandbox_mode="process"))
+    assert all(g.passed for g in graded), [g.problem for g in graded]
+    assert len(drawn) == runs, drawn
     drawn.clear()
-    assert grade(str(submission), assignment, sandbox_mode="process").passed
-    assert drawn == []
+    assert grade(str(submission), assignment, sandbox_mode="process").passed    # one submission: its own plan
+    assert len(drawn) == runs, drawn
 
 
 def test_a_runs_data_is_read_only():

@@ -1,8 +1,10 @@
 """Each run's data, made once: the seeded inputs a run hands the code, what the code must return,
 and the magnitudes behind each expected value (for the tolerances). The grader builds a run's
-data here once and passes it to everything that needs it (the child's input file, judging,
-the checks, the accepted variants, the diagnosis), so that nothing redraws a seeded array; a
-batch of many submissions of one assignment shares it. The arrays are read-only.
+data here once (a task's plan) and passes it to everything that needs it (the child's input
+file, judging, the checks, the accepted variants, the diagnosis), so that nothing redraws a
+seeded array; a batch of many submissions of one assignment shares one plan (nothing is kept
+after it: a module-level cache would pin every net's arrays for the life of the process). The
+arrays are read-only.
 The grader's side only: never shipped into the grading sandbox.
 """
 from __future__ import annotations
@@ -48,7 +50,6 @@ class NetData:
         return {"X": self.X, "T": self.T, "p": self.params}
 
 
-@functools.lru_cache(maxsize=256)
 def net_data(spec: Spec) -> NetData:
     X, T = make_batch(spec)
     frozen = _frozen({"X": X, "T": T})
@@ -75,6 +76,5 @@ class LayerData:
         return self.inputs
 
 
-@functools.lru_cache(maxsize=256)
 def layer_data(case: LayerCase) -> LayerData:
     return LayerData(case, _frozen(layer_inputs(case)))

@@ -30,18 +30,19 @@ STARTING = "starting"
 
 def grade(submission: str, assignment: Assignment, timeout_s: float | None = None, memory_mb: int | None = None,
           output_limit: int = 20000, stop: threading.Event | None = None, sandbox_mode: str = "auto",
-          private_folder: bool = False) -> Graded:
+          private_folder: bool = False, plan: dict | None = None) -> Graded:
     """Grade one submission file in a fresh, sandboxed child process (harness.grade.isolation;
     `sandbox_mode` auto picks the strongest this machine allows); setting `stop` ends it early
     (a batch being interrupted). `private_folder`: the files beside the submission are its own
-    (its helper modules are copied along); by default only the file itself is. Never raises for what the
-    submission does; a failure of the harness itself becomes a GRADER ERROR verdict with the
+    (its helper modules are copied along); by default only the file itself is. `plan`: the task's
+    plan of the assignment (each run's data), when a batch has made it already. Never raises for what
+    the submission does; a failure of the harness itself becomes a GRADER ERROR verdict with the
     traceback for staff."""
     start = time.perf_counter()
     try:
         mode = isolation.choose(sandbox_mode)
         limits = Limits(timeout_s or assignment.timeout_s, memory_mb or assignment.memory_mb, output_limit)
-        graded = _grade(Path(submission), assignment, limits, stop, mode, private_folder)
+        graded = _grade(Path(submission), assignment, limits, stop, mode, private_folder, plan)
         return dataclasses.replace(graded, submission=submission, sandbox=mode.value)
     except (isolation.SandboxUnavailable, environment.EnvironmentUnavailable):
         raise
@@ -66,7 +67,7 @@ class ChildRun:
     whole_submission_limit: bool
 
 
-def _grade(path: Path, assignment, limits: Limits, stop, mode, private_folder) -> Graded:
+def _grade(path: Path, assignment, limits: Limits, stop, mode, private_folder, plan: dict | None) -> Graded:
     if not path.is_file():
         return unrun(assignment, str(path), Problem(Verdict.MISSING, f"no such file: {path}"))
     script = None
@@ -77,7 +78,7 @@ def _grade(path: Path, assignment, limits: Limits, stop, mode, private_folder) -
             return unrun(assignment, str(path), Problem(Verdict.SYNTAX, str(exc)))
     offered = environment.check(assignment.environment.packages)
     task = task_of(assignment)
-    plan = task.plan(assignment)
+    plan = task.plan(assignment) if plan is None else plan
     child = _run_child(path, assignment, task, plan, limits, stop, mode, private_folder, script, offered)
     seen, done = child.seen, child.done
     if seen.fatal is not None and seen.fatal.kind is Verdict.INVALID:   # tampered with: nothing counts
@@ -334,6 +335,7 @@ def grade_many(submissions, assignment: Assignment, jobs: int = 1, own_folders=f
     generator early (an interrupt) kills what runs and starts nothing more. `own_folders`:
     folders that hold one student's files (student_folders)."""
     stop = threading.Event()
+    kwargs.setdefault("plan", _plan_once(assignment))
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
         futures = {pool.submit(_grade_or_missing, s, assignment, stop=stop,
                                private_folder=Path(s).resolve().parent in own_folders, **kwargs): s
@@ -351,6 +353,15 @@ def grade_many(submissions, assignment: Assignment, jobs: int = 1, own_folders=f
             stop.set()
             for f in futures:
                 f.cancel()
+
+
+def _plan_once(assignment) -> dict | None:
+    """The batch's plan: each run's data, made once for every submission (None if making it fails:
+    then each submission makes its own, and a failure is that submission's GRADER ERROR)."""
+    try:
+        return task_of(assignment).plan(assignment)
+    except Exception:                          # noqa: BLE001 - reported per submission by grade()
+        return None
 
 
 def _grade_or_missing(submission: str, assignment: Assignment, **kwargs) -> Graded:
