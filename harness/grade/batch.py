@@ -118,7 +118,7 @@ def _run_child(path: Path, assignment, task, plan: dict, limits: Limits, stop, m
                           for flag in tripwire.scan(p))
             child_sub = ws.seen(mode, ws.sub, "/sub")
             job = Job(task.kind, f"{child_sub}/{rel}", limits.memory_mb, task.job_runs(assignment, plan),
-                      getattr(assignment, "adapter", None) and assignment.adapter_for(f"{child_sub}/{rel}"),
+                      task.adapter(assignment, f"{child_sub}/{rel}"),
                       f"{ws.seen(mode, ws.inputs, '/in')}/inputs.npz", cpu_s=limits.timeout_s, paths=tuple(paths),
                       load="statements" if script is not None else assignment.load)
             save_inputs(ws.inputs / "inputs.npz", [plan[r].handed for r in job.runs])

@@ -37,6 +37,9 @@ class LayerTask:
         """Each layer on each case, layer by layer, with its data."""
         return {run_id: layer_data(case) for run_id, (_, case) in assignment.runs().items()}
 
+    def adapter(self, assignment: LayerAssignment, submission: str):
+        return None                     # each run carries its layer's adapter (job_runs)
+
     def job_runs(self, assignment: LayerAssignment, plan: dict[str, LayerData]) -> dict:
         """What the child runs: run id -> (the layer's adapter, its case)."""
         return {run_id: (layer, plan[run_id].case) for run_id, (layer, _) in assignment.runs().items()}
@@ -47,12 +50,12 @@ class LayerTask:
     def score(self, assignment: LayerAssignment, plan: dict, results: dict, partials: dict,
               missing: Problem) -> Scored:
         """results: run id (LayerAssignment.runs) -> the layer's arrays (a dict) or a Problem."""
-        runs = assignment.runs()
         cases = {c.name: c for c in assignment.cases}
-        scored = Scored(visibility={r: cases[c].visibility for r, c in _case_names(assignment).items()}, evidence={})
+        case_of = _case_names(assignment)
+        scored = Scored(visibility={r: cases[c].visibility for r, c in case_of.items()}, evidence={})
         reshaped: list[str] = []                        # bias gradients read as (M,), where the assignment accepts it
-        for run_id, (layer, _) in runs.items():
-            case_def = cases[_case_names(assignment)[run_id]]
+        for run_id, (layer, _) in assignment.runs().items():
+            case_def = cases[case_of[run_id]]
             result = results.get(run_id, missing)
             if not isinstance(result, Problem) and assignment.bias_shapes == "lenient":
                 result = _bias_as_vector(result, layer.name, reshaped)

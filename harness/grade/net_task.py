@@ -35,6 +35,10 @@ class NetTask:
         runs.update({f"probe {i}": spec for i, spec in enumerate(assignment.probes(), start=1)})
         return {run_id: net_data(spec) for run_id, spec in runs.items()}
 
+    def adapter(self, assignment: Assignment, submission: str):
+        """How the child drives the submission: the assignment's adapter, bound to the file."""
+        return assignment.adapter_for(submission)
+
     def job_runs(self, assignment: Assignment, plan: dict[str, NetData]) -> dict:
         return {run_id: data.spec for run_id, data in plan.items()}
 
