@@ -104,6 +104,10 @@ def test_a_runs_data_is_read_only():
         data.X[0, 0] = 1.0
     with pytest.raises(ValueError):
         data.params["W1"][0, 0] = 1.0
+    with pytest.raises(ValueError):              # what every submission of a batch is judged against
+        data.expected.grads["W1"][0, 0] = 1.0
+    with pytest.raises(ValueError):
+        data.magnitudes["W1"][0, 0] = 1.0
 
 
 def test_the_grading_child_never_imports_the_judging_side():

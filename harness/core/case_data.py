@@ -23,8 +23,13 @@ from .spec import Spec
 
 
 def _frozen(arrays: dict) -> dict:
+    """The arrays (nested maps too) made read-only: a batch shares them, so no judging of one
+    submission can change what the next is judged against."""
     for a in arrays.values():
-        a.setflags(write=False)
+        if isinstance(a, dict):
+            _frozen(a)
+        elif isinstance(a, np.ndarray):
+            a.setflags(write=False)
     return arrays
 
 
@@ -38,11 +43,14 @@ class NetData:
 
     @functools.cached_property
     def expected(self) -> Run:
-        return net.spec_run(self.spec, self.params, self.X, self.T, backend="expected")
+        run = net.spec_run(self.spec, self.params, self.X, self.T, backend="expected")
+        _frozen({"output": run.output, "loss": run.loss, "loaded": run.loaded, "grads": run.grads,
+                 "stepped": run.stepped, "stepped_by": run.stepped_by})
+        return run
 
     @functools.cached_property
     def magnitudes(self) -> dict:
-        return net.error_magnitudes(self.spec, self.params, self.X, self.T)
+        return _frozen(net.error_magnitudes(self.spec, self.params, self.X, self.T))
 
     @property
     def handed(self) -> dict:
@@ -65,11 +73,11 @@ class LayerData:
 
     @functools.cached_property
     def expected(self) -> dict:
-        return layer_expected(self.case, self.inputs)
+        return _frozen(layer_expected(self.case, self.inputs))
 
     @functools.cached_property
     def magnitudes(self) -> dict:
-        return layer_magnitudes(self.case, self.inputs)
+        return _frozen(layer_magnitudes(self.case, self.inputs))
 
     @property
     def handed(self) -> dict:
