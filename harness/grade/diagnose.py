@@ -381,8 +381,9 @@ def _finding(cause: str, what: tuple, seen: str, spec: Spec) -> Finding:
     return Finding(cause, what, seen, CAUSES[cause].hint(HintContext(spec)))
 
 
-def _failed_values(spec: Spec, failed: Failed, forward: bool = True) -> tuple[str, ...]:
-    return (("output",) * (failed.forward and forward) + ("loss",) * failed.loss
+def _failed_values(spec: Spec, failed: Failed, loss: bool = True) -> tuple[str, ...]:
+    """What failed, in report order: the output, the loss (when `loss`), the gradients."""
+    return (("output",) * failed.forward + ("loss",) * (failed.loss and loss)
             + tuple(p for p in spec.param_names if p in failed.gradients))
 
 
@@ -409,8 +410,7 @@ def _float32_only(trials: list[Trial], failed: Failed) -> Finding | None:
         return None
     cause, seen = ("float64_upcast", "right values in float64, returned in float64 in a float32 case") if failed.upcast \
         else ("float32_only", "right in every float64 run, wrong in a float32 case")
-    what = (("output",) if failed.forward else ()) + tuple(p for p in trials[0].spec.param_names if p in failed.gradients)
-    return _finding(cause, what, seen, trials[0].spec)
+    return _finding(cause, _failed_values(trials[0].spec, failed, loss=False), seen, trials[0].spec)
 
 
 def _forward_differs(trials: list[Trial], failed: Failed) -> Finding | None:
