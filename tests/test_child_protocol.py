@@ -508,6 +508,27 @@ def test_close_all_runs_at_exit():
     assert not exists, "close_all did not run at exit"
 
 
+def test_an_optional_group_sent_in_part_is_malformed_not_a_grader_error(tmp_path):
+    """A hostile child that sends the fresh model's batch (inputs.1.*) only in part gets its results
+    refused as malformed (INVALID RESULT), never a crash of the grader's own code."""
+    import numpy as np
+    a = next(x for x in all_assignments() if getattr(x, "adapter", None) is not None
+             and x.adapter.gradients is not None and x.adapter.update)
+    spec = a.cases[0].spec
+    job = ev.Job("net", "sub.py", 512, {"case": spec}, a.adapter)
+    limits, required = ev.observation_limits(job, "case")
+    arrays = {}
+    for name in required:
+        shaped = (spec.batch, spec.sizes[0]) if name.endswith(".X") else (1,)
+        arrays[name] = np.zeros(shaped)
+    arrays["inputs.1.X"] = np.zeros((spec.batch, spec.sizes[0]))       # without inputs.1.T and .rows
+    assert "inputs.1.T" in limits and "inputs.1.T" not in required
+    path = tmp_path / "run0.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ev.ProtocolError, match="incomplete"):
+        ev.load_observation(job, "case", path)
+
+
 def test_a_result_file_that_is_small_on_disk_and_huge_when_read_is_refused_unread(tmp_path):
     """A deflated member of 300 MB of zeros is about 300 kB on disk: refused from its declared
     size, before anything is decompressed."""

@@ -314,7 +314,12 @@ def load_observation(job: Job, run_id: str, path: Path, partial: bool = False):
         arrays = npz.read_bounded(path, limits, required)
     except npz.NpzError as exc:
         raise ProtocolError(str(exc)) from None
-    return arrays if job.kind == "layers" else decode_observation(arrays, job.runs[run_id])
+    if job.kind == "layers":
+        return arrays
+    try:
+        return decode_observation(arrays, job.runs[run_id])
+    except KeyError as exc:        # an optional group sent in part (inputs.1.X without inputs.1.T)
+        raise ProtocolError(f"{path.name}: an incomplete group of arrays ({exc.args[0]} missing)") from None
 
 
 # --- events: one JSON line each ------------------------------------------------------------------
