@@ -691,6 +691,9 @@ def main(argv=None) -> int:
     except (UsageError, SpecError) as exc:
         print(f"harness {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:              # the reader went away (harness list | head): nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit's flush
+        return 0
     except OSError as exc:
         print(f"harness {args.command}: environment error: {exc}", file=sys.stderr)
         return 2

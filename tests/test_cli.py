@@ -164,3 +164,16 @@ def test_the_benchmark_grades_the_reference_nets_that_exist():
     names = reference_assignments()
     assert names == ["linear_221", "relu_mse", "sigmoid_mse", "softmax_ce", "xor"]
     assert all((Path(reference_impls.__file__).parent / f"{n}.py").is_file() for n in names)
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """`harness list | head -2`: the pipe closes before harness is done writing; that is the reader's
+    choice, not an environment error."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "error" not in err.lower(), err
